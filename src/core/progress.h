@@ -1,0 +1,36 @@
+// Progress for long work: a redrawn bar with rate and ETA on a terminal, plain
+// lines (every ~10% or 10 s) when stderr is a log file or pipe.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace lowbit {
+
+enum class ProgressMode { Auto, Bar, Lines, Off };
+
+class Progress {
+ public:
+  // `units` counts work items (modules); `bytes` is the input volume the rate is shown in.
+  Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode = ProgressMode::Auto);
+  ~Progress();
+  void advance(uint64_t units, uint64_t bytes);
+  void finish();
+  double elapsed_seconds() const;
+
+  // "1.23 GB", "512.0 MB" ...
+  static std::string human_bytes(double bytes);
+  static std::string human_duration(double seconds);
+
+ private:
+  void draw(bool final);
+  std::string label_;
+  uint64_t total_units_, total_bytes_;
+  uint64_t done_units_ = 0, done_bytes_ = 0;
+  ProgressMode mode_;
+  bool finished_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+  int last_decile_ = -1;
+};
+
+}  // namespace lowbit

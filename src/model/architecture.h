@@ -1,0 +1,45 @@
+// Architectures: config.json -> the module tree with Hugging Face's exact module
+// paths and class names (what targets/ignore match against) and the parameter
+// shapes a checkpoint must hold.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace lowbit::model {
+
+struct Module {
+  std::string path;                  // "model.layers.3.mlp.down_proj" ("" is the root)
+  std::vector<std::string> classes;  // class then its bases, e.g. {"Linear", "Module"}
+  int64_t in_features = 0, out_features = 0;  // Linear / Embedding (num_embeddings, dim)
+  bool has_bias = false;
+  int layer = -1;  // decoder layer index, -1 outside the layers
+  bool is_linear() const { return !classes.empty() && classes[0] == "Linear"; }
+  bool is_embedding() const { return !classes.empty() && classes[0] == "Embedding"; }
+};
+
+struct Param {
+  std::string name;  // "model.layers.0.self_attn.q_proj.weight"
+  std::vector<int64_t> shape;
+};
+
+struct Architecture {
+  std::string name;        // "LlamaForCausalLM"
+  std::string model_type;  // "llama"
+  int64_t num_layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
+  bool tied_embeddings = false;
+  std::vector<Module> modules;  // in torch named_modules() order
+  std::vector<Param> params;    // every parameter the checkpoint must hold
+
+  const Module* find_module(const std::string& path) const;
+  std::vector<const Module*> linears() const;
+};
+
+// Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.
+// Throws UserError naming `config_label` for unknown architectures or missing keys.
+Architecture architecture_from_config(const nlohmann::json& config, const std::string& config_label);
+std::vector<std::string> supported_architectures();
+
+}  // namespace lowbit::model

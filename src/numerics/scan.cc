@@ -1,0 +1,42 @@
+#include "numerics/scan.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace lowbit {
+
+namespace {
+// An IEEE value is non-finite iff its exponent field is all ones.
+template <class U, U kExpMask>
+__attribute__((target_clones("avx512f", "avx2", "default")))
+bool any_exp_all_ones(const U* p, uint64_t n) {
+  U acc = 0;
+  for (uint64_t i = 0; i < n; ++i) acc |= U((p[i] & kExpMask) == kExpMask);
+  return acc != 0;
+}
+
+template <class U, U kExpMask>
+int64_t first_bad(const U* p, uint64_t n) {
+  constexpr uint64_t kChunk = 1 << 16;
+  for (uint64_t b = 0; b < n; b += kChunk) {
+    uint64_t len = std::min(kChunk, n - b);
+    if (!any_exp_all_ones<U, kExpMask>(p + b, len)) continue;
+    for (uint64_t i = b; i < b + len; ++i)
+      if ((p[i] & kExpMask) == kExpMask) return int64_t(i);
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t find_non_finite(const void* data, uint64_t n, DType t) {
+  switch (t) {
+    case DType::BF16: return first_bad<uint16_t, 0x7f80>(static_cast<const uint16_t*>(data), n);
+    case DType::F16: return first_bad<uint16_t, 0x7c00>(static_cast<const uint16_t*>(data), n);
+    case DType::F32: return first_bad<uint32_t, 0x7f800000u>(static_cast<const uint32_t*>(data), n);
+    case DType::F64:
+      return first_bad<uint64_t, 0x7ff0000000000000ull>(static_cast<const uint64_t*>(data), n);
+    default: return -1;
+  }
+}
+
+}  // namespace lowbit

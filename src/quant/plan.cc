@@ -1,0 +1,126 @@
+#include "quant/plan.h"
+
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "quant/matching.h"
+
+namespace lowbit::quant {
+
+int Plan::quantized_count() const {
+  int n = 0;
+  for (const auto& c : linears) n += c.group >= 0;
+  return n;
+}
+
+const ModuleChoice* Plan::find(const std::string& path) const {
+  for (const auto& c : linears)
+    if (c.module->path == path) return &c;
+  return nullptr;
+}
+
+Plan make_plan(const model::Architecture& arch, const Recipe& recipe) {
+  if (recipe.config_groups.empty()) throw UserError("recipe has no config groups");
+  // Targets are keyed by their string: the same string in two groups -> the later wins.
+  std::map<std::string, int> target_group;
+  std::vector<std::string> target_order;
+  for (size_t g = 0; g < recipe.config_groups.size(); ++g)
+    for (const auto& t : recipe.config_groups[g].second.targets) {
+      if (!target_group.count(t)) target_order.push_back(t);
+      target_group[t] = int(g);
+    }
+  std::vector<Matcher> targets;
+  for (const auto& t : target_order) targets.emplace_back(t);
+  std::vector<Matcher> ignores;
+  for (const auto& i : recipe.ignore) ignores.emplace_back(i);
+
+  Plan plan;
+  std::vector<bool> target_used(targets.size(), false), ignore_used(ignores.size(), false);
+  std::vector<std::string> embedding_hits;
+  for (const auto& m : arch.modules) {
+    for (size_t i = 0; i < ignores.size(); ++i)
+      if (ignores[i].match(m) != MatchKind::None) ignore_used[i] = true;
+    if (!m.is_linear() && !m.is_embedding()) continue;
+    // compressed-tensors precedence: exact name, then regex, then class name.
+    int best_rank = 0, group = -1;
+    for (size_t i = 0; i < targets.size(); ++i) {
+      MatchKind k = targets[i].match(m);
+      int rank = k == MatchKind::Exact ? 3 : k == MatchKind::Regex ? 2 : k == MatchKind::Class ? 1 : 0;
+      if (rank > 0) target_used[i] = true;
+      if (rank > best_rank) best_rank = rank, group = target_group[targets[i].entry()];
+    }
+    if (group < 0) {
+      if (m.is_linear()) plan.linears.push_back({&m, -1});
+      continue;
+    }
+    bool ignored = matches_any(ignores, m);
+    if (m.is_embedding()) {
+      if (!ignored) embedding_hits.push_back(m.path);
+      continue;
+    }
+    plan.linears.push_back({&m, ignored ? -1 : group});
+  }
+  if (!embedding_hits.empty())
+    throw UserError("targets match Embedding module " + embedding_hits[0] +
+                    ", but lowbit quantizes Linear modules only; add it to --ignore");
+
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (!target_used[i]) plan.warnings.push_back("target '" + targets[i].entry() + "' matches no Linear module");
+  for (size_t i = 0; i < ignores.size(); ++i)
+    if (!ignore_used[i]) plan.warnings.push_back("ignore entry '" + ignores[i].entry() + "' matches no module");
+
+  if (plan.quantized_count() == 0) throw UserError("the recipe quantizes no module (check targets and ignore)");
+
+  // Every targeted class's unquantized modules are listed by name (llm-compressor's expanded ignore).
+  for (const auto& c : plan.linears)
+    if (c.group < 0) plan.expanded_ignore.push_back(c.module->path);
+
+  // Group sizes must divide the input size (as llm-compressor checks before it starts).
+  std::vector<std::string> indivisible;
+  for (const auto& c : plan.linears) {
+    if (c.group < 0) continue;
+    const auto& w = *recipe.config_groups[size_t(c.group)].second.weights;
+    if (w.strategy == Strategy::Group && c.module->in_features % *w.group_size != 0)
+      indivisible.push_back(c.module->path + " (in_features " + std::to_string(c.module->in_features) + ")");
+  }
+  if (!indivisible.empty()) {
+    const auto& first = *recipe.config_groups[0].second.weights;
+    std::string msg = "group size does not divide the input size of " + std::to_string(indivisible.size()) +
+                      " targeted layer(s); add them to --ignore or pick another group size";
+    if (first.group_size) msg += " (group size " + std::to_string(*first.group_size) + ")";
+    msg += ":";
+    for (const auto& s : indivisible) msg += "\n  " + s;
+    throw UserError(msg);
+  }
+
+  // vLLM fuses q/k/v into qkv_proj and gate/up into gate_up_proj: all shards must share a scheme.
+  const std::vector<std::vector<std::string>> fused = {{"q_proj", "k_proj", "v_proj"}, {"gate_proj", "up_proj"}};
+  std::map<std::string, int> by_path;
+  for (const auto& c : plan.linears) by_path[c.module->path] = c.group;
+  std::vector<std::string> mixed;
+  for (const auto& c : plan.linears) {
+    const std::string& p = c.module->path;
+    for (const auto& f : fused) {
+      if (p.size() < f[0].size() || p.compare(p.size() - f[0].size(), f[0].size(), f[0]) != 0) continue;
+      std::string parent = p.substr(0, p.size() - f[0].size());
+      std::set<std::string> schemes;
+      for (const auto& s : f) {
+        auto it = by_path.find(parent + s);
+        if (it == by_path.end()) continue;
+        schemes.insert(it->second < 0 ? "unquantized"
+                                      : to_json(*recipe.config_groups[size_t(it->second)].second.weights).dump());
+      }
+      if (schemes.size() > 1) mixed.push_back(parent + "{" + f[0] + "," + f[1] + (f.size() > 2 ? "," + f[2] : "") + "}");
+    }
+  }
+  if (!mixed.empty()) {
+    std::string msg = "vLLM fuses these projections into one layer and needs one scheme for all of them, but the "
+                      "recipe treats them differently (ignore or target them together):";
+    for (const auto& s : mixed) msg += "\n  " + s;
+    throw UserError(msg);
+  }
+  return plan;
+}
+
+}  // namespace lowbit::quant
