@@ -1,0 +1,246 @@
+// The CLI on generated tiny models: what a user sees, exit codes, and that failed
+// runs leave no output folder behind.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "export/checkpoint_info.h"
+#include "io/model_dir.h"
+#include "numerics/half.h"
+#include "tiny_model.h"
+
+namespace fs = std::filesystem;
+using namespace lowbit;
+
+namespace {
+
+struct Result {
+  int rc;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(LOWBIT_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lowbit-e2e-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root);
+  }
+  void TearDown() override { fs::remove_all(root); }
+  fs::path model(fixtures::TinyModelSpec s = {}) {
+    fs::path d = root / ("m-" + s.arch + std::to_string(s.shards) + (s.tied ? "t" : ""));
+    fixtures::write_tiny_model(d, s);
+    return d;
+  }
+  // A failed run must leave neither the output nor a temporary folder.
+  void expect_no_output(const fs::path& out) {
+    EXPECT_FALSE(fs::exists(out));
+    for (const auto& e : fs::directory_iterator(out.parent_path()))
+      EXPECT_EQ(e.path().filename().string().find(".lowbit-tmp"), std::string::npos) << e.path();
+  }
+  fs::path root;
+};
+
+}  // namespace
+
+TEST_F(Cli, HelpShowsExamples) {
+  auto r = run("quantize --help");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("Examples:"), std::string::npos);
+  EXPECT_NE(run("inspect --help").out.find("Example:"), std::string::npos);
+  EXPECT_EQ(run("").rc, 2);
+}
+
+TEST_F(Cli, QuantizeShardedQwen2AndInspect) {
+  fixtures::TinyModelSpec s;
+  s.arch = "qwen2";
+  s.shards = 3;
+  fs::path m = model(s), out = root / "q";
+  auto r = run("quantize " + m.string() + " -o " + out.string() +
+          " --scheme W4A16_ASYM --ignore lm_head --max-shard-size 400KB --progress lines");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("14 modules quantized"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(out / "model.safetensors.index.json"));
+  EXPECT_TRUE(fs::exists(out / "recipe.yaml"));
+  EXPECT_TRUE(fs::exists(out / "generation_config.json"));
+  io::ModelDir q(out);
+  EXPECT_GT(q.shards().size(), 1u);
+  // Biases survive; asymmetric zero points are packed along the output dimension.
+  EXPECT_TRUE(q.find("model.layers.0.self_attn.q_proj.bias"));
+  const auto* zp = q.find("model.layers.0.mlp.down_proj.weight_zero_point");
+  ASSERT_TRUE(zp);
+  EXPECT_EQ(zp->info->shape, (std::vector<int64_t>{256 / 8, 512 / 128}));
+  EXPECT_EQ(q.config()["quantization_config"]["ignore"], nlohmann::json({"lm_head"}));
+  auto j = run("inspect --json " + out.string());
+  ASSERT_EQ(j.rc, 0) << j.out;
+  auto info = nlohmann::json::parse(j.out);
+  EXPECT_EQ(info["architecture"], "Qwen2ForCausalLM");
+  EXPECT_EQ(info["format"], "pack-quantized");
+  // int4 + one bf16 scale and one packed 4-bit zero point per 128 weights: 4 + 16/128 + 4/128 bits.
+  EXPECT_NEAR(info["linears"][0]["bytes"].get<double>() * 8 / info["linears"][0]["weights"].get<double>(),
+              4.0 + 20.0 / 128 + 128.0 / (256 * 256), 1e-9);  // + the 16-byte weight_shape
+}
+
+TEST_F(Cli, OurDecompressorInvertsTheQuantizer) {
+  fixtures::TinyModelSpec s;
+  s.dtype = DType::F16;
+  s.tied = true;
+  fs::path m = model(s), out = root / "q";
+  ASSERT_EQ(run("quantize " + m.string() + " -o " + out.string() + " --bits 8 --strategy channel --ignore lm_head").rc, 0);
+  io::ModelDir in(m), q(out);
+  auto args = *exporter::recipe_from_quantization_config(q.config()["quantization_config"], "c").config_groups[0].second.weights;
+  auto d = exporter::decompress_linear(q, "model.layers.1.mlp.up_proj", args);
+  EXPECT_EQ(d.dtype, DType::F16);
+  const auto& orig = in.at("model.layers.1.mlp.up_proj.weight");
+  double err = 0, norm = 0;
+  for (uint64_t i = 0; i < orig.info->numel(); ++i) {
+    double a = load_as_f32(orig.data(), i, DType::F16), b = load_as_f32(d.bytes.data(), i, DType::F16);
+    err += (a - b) * (a - b);
+    norm += a * a;
+  }
+  EXPECT_LT(std::sqrt(err / norm), 0.02);  // int8 per-channel: ~1% relative error with 8x outliers
+  EXPECT_GT(err, 0.0);
+  EXPECT_FALSE(q.find("lm_head.weight"));  // still tied
+}
+
+TEST_F(Cli, RefusesExistingOutputUnlessOverwrite) {
+  fs::path m = model(), out = root / "q";
+  fs::create_directories(out);
+  auto r = run("quantize " + m.string() + " -o " + out.string() + " --scheme W4A16 --ignore lm_head");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("already exists"), std::string::npos);
+  r = run("quantize " + m.string() + " -o " + out.string() + " --scheme W4A16 --ignore lm_head --overwrite");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_TRUE(fs::exists(out / "config.json"));
+}
+
+TEST_F(Cli, BadInputsFailCleanly) {
+  fs::path m = model(), out = root / "q";
+  const std::string q = " -o " + out.string() + " --scheme W4A16 --ignore lm_head";
+  auto expect_fail = [&](const fs::path& dir, const std::string& needle) {
+    auto r = run("quantize " + dir.string() + q);
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << r.out;
+    // One error line, the last thing printed (progress lines may come before it).
+    auto last = r.out.rfind("error: ");
+    EXPECT_NE(last, std::string::npos);
+    EXPECT_EQ(r.out.find("error: "), last) << r.out;
+    EXPECT_EQ(r.out.find('\n', last), r.out.size() - 1) << r.out;
+    expect_no_output(out);
+  };
+  auto copy = [&](const std::string& name) {
+    fs::path d = root / name;
+    fs::copy(m, d, fs::copy_options::recursive);
+    return d;
+  };
+  expect_fail(root / "nope", "not a directory");
+  {
+    fs::path d = copy("nocfg");
+    fs::remove(d / "config.json");
+    expect_fail(d, "config.json: missing");
+  }
+  {
+    fs::path d = copy("badcfg");
+    std::ofstream(d / "config.json") << "{ \"architectures\": [";
+    expect_fail(d, "config.json: not valid JSON");
+  }
+  {
+    fs::path d = copy("arch");
+    std::ofstream(d / "config.json") << R"({"architectures": ["BertModel"]})";
+    expect_fail(d, "unsupported architecture 'BertModel'");
+  }
+  {
+    fs::path d = copy("trunc");
+    fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") - 100);
+    expect_fail(d, "model.safetensors: tensor lm_head.weight: offsets");
+  }
+  {
+    fs::path d = copy("header");
+    std::fstream f(d / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);
+    f.write("#", 1);
+    f.close();
+    expect_fail(d, "model.safetensors: header is not valid JSON");
+  }
+  {
+    fixtures::TinyModelSpec s;
+    s.shards = 2;
+    fs::path d = model(s);
+    fs::remove(d / "model-00002-of-00002.safetensors");
+    expect_fail(d, "names shard model-00002-of-00002.safetensors, which is missing");
+  }
+  {
+    fs::path d = copy("nan");
+    io::ModelDir md(d);
+    const auto& t = md.at("model.layers.1.mlp.gate_proj.weight");
+    // Locate the tensor's bytes in the file and poison one element with a bf16 NaN.
+    std::ifstream in(d / "model.safetensors", std::ios::binary);
+    uint64_t hlen = 0;
+    in.read(reinterpret_cast<char*>(&hlen), 8);
+    in.close();
+    std::fstream f(d / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::streamoff(8 + hlen + t.info->begin + 2 * (3 * 256 + 5)));
+    uint16_t nan = 0x7fc0;
+    f.write(reinterpret_cast<const char*>(&nan), 2);
+    f.close();
+    expect_fail(d, "tensor model.layers.1.mlp.gate_proj.weight: NaN at [3, 5]");
+  }
+}
+
+TEST_F(Cli, ImpossibleRecipesAreRefusedBeforeWriting) {
+  fs::path m = model(), out = root / "q";
+  auto r = run("quantize " + m.string() + " -o " + out.string() + " --bits 4 --group-size 96 --ignore lm_head");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("model.layers.0.self_attn.q_proj (in_features 256)"), std::string::npos) << r.out;
+  expect_no_output(out);
+  r = run("quantize " + m.string() + " -o " + out.string() + " --scheme NVFP4");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("not supported yet"), std::string::npos);
+  fs::path recipe = root / "gptq.yaml";
+  std::ofstream(recipe) << "quant_stage:\n  quant_modifiers:\n    GPTQModifier:\n      scheme: W4A16\n"
+                           "      ignore: [lm_head]\n";
+  r = run("quantize " + m.string() + " -o " + out.string() + " --recipe " + recipe.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("GPTQModifier"), std::string::npos);
+  r = run("quantize " + m.string() + " -o " + out.string() + " --scheme W4A16 --ignore 're:nothing.*' "
+          "--ignore lm_head --dry-run");
+  EXPECT_EQ(r.rc, 0);
+  EXPECT_NE(r.out.find("warning: ignore entry 're:nothing.*' matches no module"), std::string::npos) << r.out;
+  expect_no_output(out);
+}
+
+TEST_F(Cli, FullDiskLeavesNothing) {
+  // A file-size limit makes writes fail mid-shard (EFBIG), as a full disk does (ENOSPC).
+  fixtures::TinyModelSpec s;
+  s.layers = 4;
+  fs::path m = model(s), out = root / "q";
+  std::string cmd = "bash -c 'ulimit -f 200; exec " + std::string(LOWBIT_BINARY) + " quantize " + m.string() +
+                    " -o " + out.string() + " --scheme W8A16 --ignore lm_head' 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string text;
+  char buf[512];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
+  int st = pclose(p);
+  EXPECT_EQ(WEXITSTATUS(st), 2) << text;
+  EXPECT_NE(text.find("write failed: file too large"), std::string::npos) << text;
+  expect_no_output(out);
+}
