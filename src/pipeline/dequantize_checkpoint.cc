@@ -77,11 +77,7 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   json cfg = in.config();
   cfg.erase("quantization_config");
   io::write_text_file(out.tmp() / "config.json", cfg.dump(2) + "\n");
-  for (const auto& f : in.auxiliary_files()) {
-    std::error_code ec;
-    fs::copy_file(f, out.tmp() / f.filename(), ec);
-    if (ec) throw UserError(f.string() + ": cannot copy to output: " + ec.message());
-  }
+  in.copy_auxiliary_files(out.tmp());
   out.commit();
   sum.input_bytes = in_bytes;
   sum.output_bytes = writer.total_bytes();

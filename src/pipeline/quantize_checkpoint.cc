@@ -147,11 +147,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   if (untie) cfg["tie_word_embeddings"] = false;
   io::write_text_file(out.tmp() / "config.json", cfg.dump(2) + "\n");
   io::write_text_file(out.tmp() / "recipe.yaml", quant::recipe_to_yaml(recipe));
-  for (const auto& f : in.auxiliary_files()) {
-    std::error_code ec;
-    fs::copy_file(f, out.tmp() / f.filename(), ec);
-    if (ec) throw UserError(f.string() + ": cannot copy to output: " + ec.message());
-  }
+  in.copy_auxiliary_files(out.tmp());
   check_interrupted();
   out.commit();
 

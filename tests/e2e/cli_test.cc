@@ -25,8 +25,8 @@ struct Result {
   std::string out;
 };
 
-Result run(const std::string& args) {
-  std::string cmd = std::string(LOWBIT_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line, stdout and stderr together.
+Result run_shell(const std::string& cmd) {
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];
@@ -35,6 +35,8 @@ Result run(const std::string& args) {
   int st = pclose(p);
   return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
 }
+
+Result run(const std::string& args) { return run_shell(std::string(LOWBIT_BINARY) + " " + args + " 2>&1"); }
 
 class Cli : public ::testing::Test {
  protected:
@@ -234,13 +236,8 @@ TEST_F(Cli, FullDiskLeavesNothing) {
   fs::path m = model(s), out = root / "q";
   std::string cmd = "bash -c 'ulimit -f 200; exec " + std::string(LOWBIT_BINARY) + " quantize " + m.string() +
                     " -o " + out.string() + " --scheme W8A16 --ignore lm_head' 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string text;
-  char buf[512];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  int st = pclose(p);
-  EXPECT_EQ(WEXITSTATUS(st), 2) << text;
-  EXPECT_NE(text.find("write failed: file too large"), std::string::npos) << text;
+  auto r = run_shell(cmd);
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("write failed: file too large"), std::string::npos) << r.out;
   expect_no_output(out);
 }
