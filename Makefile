@@ -2,8 +2,9 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 DEMO_DIR ?= /tmp/lowbit-demo
+FUZZ_RUNS ?= 30000
 
-.PHONY: all deps build test unit compat demo bench clean
+.PHONY: all deps build test unit compat fuzz demo bench clean
 
 all: build
 
@@ -21,7 +22,10 @@ compat: build
 	@venv=$$(scripts/compat-venv.sh) && \
 	  LOWBIT_BUILD=$(abspath $(BUILD)) "$$venv/bin/python" -m pytest -q tests/compat
 
-test: unit compat
+fuzz: deps
+	scripts/fuzz.sh --runs $(FUZZ_RUNS)
+
+test: unit compat fuzz
 
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
@@ -34,4 +38,4 @@ bench: build
 	$(BUILD)/bench_quantize --gb 1.2
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz

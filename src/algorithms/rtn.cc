@@ -6,6 +6,8 @@
 #include <mutex>
 
 #include "core/error.h"
+
+#include "core/target_clones.h"
 #include "numerics/half.h"
 #include "quant/qparams.h"
 
@@ -48,7 +50,7 @@ struct Kernels {
   static float load(const void* w, int64_t i) { return load_as_f32(w, size_t(i), MD); }
 
   // min/max of n elements; returns false on a non-finite value (index in *bad).
-  __attribute__((target_clones("avx512f", "avx2", "default")))
+  LOWBIT_TARGET_CLONES
   static bool minmax(const void* w, int64_t begin, int64_t n, float* mn, float* mx, int64_t* bad) {
     float lo = 0.0f, hi = 0.0f;  // compressed-tensors clamps min <= 0 <= max anyway
     bool finite = true;
@@ -71,7 +73,7 @@ struct Kernels {
     return true;
   }
 
-  __attribute__((target_clones("avx512f", "avx2", "default")))
+  LOWBIT_TARGET_CLONES
   static void quantize(const void* w, int64_t begin, int64_t n, float scale, float zp, float qmin, float qmax,
                        int8_t* out) {
     for (int64_t i = 0; i < n; ++i) {

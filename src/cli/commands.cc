@@ -32,7 +32,8 @@ uint64_t parse_size(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   if (i == 0) throw UserError("invalid size '" + s + "' (examples: 5GB, 500MB)");
-  double v = std::stod(s.substr(0, i));
+  double v = std::strtod(s.substr(0, i).c_str(), nullptr);
+  if (!std::isfinite(v) || v > 1e18) throw UserError("invalid size '" + s + "'");
   std::string unit = s.substr(i);
   for (auto& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
   double mult = 1;

@@ -3,12 +3,14 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/target_clones.h"
+
 namespace lowbit {
 
 namespace {
 // An IEEE value is non-finite iff its exponent field is all ones.
 template <class U, U kExpMask>
-__attribute__((target_clones("avx512f", "avx2", "default")))
+LOWBIT_TARGET_CLONES
 bool any_exp_all_ones(const U* p, uint64_t n) {
   U acc = 0;
   for (uint64_t i = 0; i < n; ++i) acc |= U((p[i] & kExpMask) == kExpMask);

@@ -35,7 +35,7 @@ T get_as(const json& v, const std::string& where, const char* key, const char* w
   try {
     return v.get<T>();
   } catch (const json::exception&) {
-    throw UserError(where + ": " + key + " must be " + what + ", got " + v.dump());
+    throw UserError(where + ": " + key + " must be " + what + ", got " + v.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 }
 
@@ -64,7 +64,7 @@ int QuantArgs::qmin() const {
 }
 
 QuantArgs parse_quant_args(const json& j, const std::string& where) {
-  if (!j.is_object()) throw UserError(where + ": expected a mapping of quantization args, got " + j.dump());
+  if (!j.is_object()) throw UserError(where + ": expected a mapping of quantization args, got " + j.dump(-1, ' ', false, json::error_handler_t::replace));
   static const std::set<std::string> kKeys = {"num_bits", "type",     "symmetric",   "group_size",
                                               "strategy", "block_structure", "dynamic", "actorder",
                                               "scale_dtype", "zp_dtype", "observer", "observer_kwargs"};
@@ -83,7 +83,7 @@ QuantArgs parse_quant_args(const json& j, const std::string& where) {
       std::string t = lower(get_as<std::string>(v, where, "type", "\"int\" or \"float\""));
       if (t == "int") a.type = QType::Int;
       else if (t == "float") a.type = QType::Float;
-      else throw UserError(where + ": type must be \"int\" or \"float\", got " + v.dump());
+      else throw UserError(where + ": type must be \"int\" or \"float\", got " + v.dump(-1, ' ', false, json::error_handler_t::replace));
     } else if (k == "symmetric") {
       a.symmetric = get_as<bool>(v, where, "symmetric", "true or false");
     } else if (k == "group_size") {

@@ -18,8 +18,24 @@ bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
+// JSON (and so config.json) must be valid UTF-8; YAML input is checked here so that
+// a stray byte is a clear error instead of a failure far downstream.
+bool valid_utf8(const std::string& s) {
+  try {
+    (void)json(s).dump();  // nlohmann's strict UTF-8 check (no overlongs or surrogates)
+    return true;
+  } catch (const json::type_error&) {
+    return false;
+  }
+}
+
+std::string checked_utf8(const std::string& s) {
+  if (!valid_utf8(s)) throw UserError("not valid UTF-8 text");
+  return s;
+}
+
 json scalar_to_json(const YAML::Node& n) {
-  const std::string& v = n.Scalar();
+  const std::string& v = checked_utf8(n.Scalar());
   if (n.Tag() == "!") return v;  // quoted: always a string
   static const std::regex kInt("[-+]?[0-9]+");
   static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
@@ -33,7 +49,11 @@ json scalar_to_json(const YAML::Node& n) {
       return v;
     }
   }
-  if (std::regex_match(v, kFloat)) return std::stod(v);
+  if (std::regex_match(v, kFloat)) {
+    // strtod, not stod: an out-of-range literal (1e999) must not escape as std::out_of_range.
+    double d = std::strtod(v.c_str(), nullptr);
+    return std::isfinite(d) ? json(d) : json(v);
+  }
   return v;
 }
 
@@ -49,7 +69,7 @@ json node_to_json(const YAML::Node& n) {
     }
     case YAML::NodeType::Map: {
       json o = json::object();
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = node_to_json(kv.second);
+      for (const auto& kv : n) o[checked_utf8(kv.first.as<std::string>())] = node_to_json(kv.second);
       return o;
     }
   }
@@ -62,7 +82,7 @@ std::vector<std::string> string_list(const json& v, const std::string& where) {
   if (!v.is_array()) throw UserError(where + ": expected a string or a list of strings");
   std::vector<std::string> out;
   for (const auto& e : v) {
-    if (!e.is_string()) throw UserError(where + ": expected strings, got " + e.dump());
+    if (!e.is_string()) throw UserError(where + ": expected strings, got " + e.dump(-1, ' ', false, json::error_handler_t::replace));
     out.push_back(e.get<std::string>());
   }
   return out;
@@ -105,6 +125,8 @@ json yaml_to_json(const std::string& text, const std::string& label) {
     return node_to_json(YAML::Load(text));
   } catch (const YAML::Exception& e) {
     throw UserError(label + ": not valid YAML: " + e.what());
+  } catch (const UserError& e) {
+    throw UserError(label + ": " + e.what());
   }
 }
 

@@ -1,7 +1,10 @@
 // The CLI on generated tiny models: what a user sees, exit codes, and that failed
 // runs leave no output folder behind.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <cstdio>
@@ -239,5 +242,40 @@ TEST_F(Cli, FullDiskLeavesNothing) {
   auto r = run_shell(cmd);
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("write failed: file too large"), std::string::npos) << r.out;
+  expect_no_output(out);
+}
+
+TEST_F(Cli, InterruptLeavesNothing) {
+  // Ctrl-C mid-run: the command stops between modules, removes its temporary folder, exits 2.
+  fixtures::TinyModelSpec s;
+  s.hidden = 1024;
+  s.intermediate = 4096;
+  s.layers = 6;
+  s.heads = 8;
+  s.kv_heads = 8;
+  fs::path m = model(s), out = root / "q";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(LOWBIT_BINARY, LOWBIT_BINARY, "quantize", m.c_str(), "-o", out.c_str(), "--scheme", "W8A16",
+          "--ignore", "lm_head", "--threads", "1", (char*)nullptr);
+    _exit(127);
+  }
+  // Wait until the temporary output folder exists, then interrupt.
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    for (const auto& e : fs::directory_iterator(root))
+      if (e.path().filename().string().find(".q.lowbit-tmp") == 0) started = true;
+    if (!started) usleep(1000);
+  }
+  ASSERT_TRUE(started);
+  kill(pid, SIGINT);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st));
+  if (WEXITSTATUS(st) == 0) GTEST_SKIP() << "finished before the signal arrived";
+  EXPECT_EQ(WEXITSTATUS(st), 2);
   expect_no_output(out);
 }

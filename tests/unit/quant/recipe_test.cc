@@ -88,3 +88,21 @@ TEST(Recipe, YamlRoundTrip) {
   EXPECT_EQ(back.config_groups, r.config_groups);
   EXPECT_EQ(back.ignore, r.ignore);
 }
+
+TEST(Recipe, HugeFloatLiteralIsAUserErrorNotACrash) {
+  // Found by fuzz_recipe: "11111e111112" overflowed std::stod and escaped as std::out_of_range.
+  EXPECT_EQ(yaml_to_json(" 11111e111112 ", "r"), nlohmann::json("11111e111112"));
+  EXPECT_THROW(parse_recipe_yaml(" 11111e111112 ", "r"), UserError);
+  EXPECT_THROW(parse_recipe_yaml("s_stage:\n  m_modifiers:\n    QuantizationModifier:\n      scheme: W4A16\n"
+                                 "      config_groups: 1e999\n", "r"), UserError);
+}
+
+TEST(Recipe, InvalidUtf8IsAUserErrorNotACrash) {
+  // Found by fuzz_recipe: a non-UTF-8 byte made nlohmann::json::dump throw type_error.
+  std::string bad = "s_stage:\n  m_modifiers:\n    QuantizationModifier:\n      scheme: W4A16\n"
+                    "      ignore: [\"lm_\xff\"]\n";
+  EXPECT_THROW(parse_recipe_yaml(bad, "r"), UserError);
+  EXPECT_THROW(parse_recipe_yaml("s_stage:\n  m_modifiers:\n    QuantizationModifier:\n      config_groups:\n"
+                                 "        g: {targets: [Linear], weights: {num_bits: 1, group_size: 12M\xad?8}}\n", "r"),
+               UserError);
+}
