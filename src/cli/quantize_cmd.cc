@@ -15,22 +15,25 @@
 
 namespace lowbit::cli {
 
+using nlohmann::json;
+
 namespace {
 
 struct QuantizeFlags {
-  std::string model, output, scheme, recipe, strategy, progress = "auto", max_shard = "5GB";
+  std::string model, output, scheme, recipe, strategy, format, block, progress = "auto", max_shard = "5GB";
   int bits = 0, group_size = 0, threads = 0;
   bool symmetric = false, asymmetric = false, restricted = false, overwrite = false, dry_run = false;
   std::vector<std::string> targets, ignore;
 };
 
 quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
-  const bool explicit_args = f.bits || f.group_size || !f.strategy.empty() || f.symmetric || f.asymmetric;
+  const bool explicit_args = f.bits || f.group_size || !f.strategy.empty() || f.symmetric || f.asymmetric ||
+                             !f.format.empty() || !f.block.empty();
   if (f.symmetric && f.asymmetric) throw UserError("--symmetric and --asymmetric are exclusive");
   if (!f.recipe.empty()) {
     if (!f.scheme.empty() || explicit_args || f.restricted || sub.count("--targets"))
-      throw UserError("--recipe already defines the scheme and targets; drop --scheme/--bits/--group-size/"
-                      "--strategy/--symmetric/--asymmetric/--targets (--ignore adds to the recipe's ignore list)");
+      throw UserError("--recipe already defines the scheme and targets; drop --scheme/--format/--bits/--group-size/"
+                      "--strategy/--block/--symmetric/--asymmetric/--targets (--ignore adds to the recipe's ignore list)");
     quant::Recipe r = quant::parse_recipe_yaml(io::read_text_file(f.recipe), f.recipe);
     if (r.modifier == "GPTQModifier")
       throw UserError(f.recipe + ": GPTQModifier needs calibration data and GPTQ, which lowbit does not implement "
@@ -43,39 +46,71 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
   if (!f.scheme.empty()) {
     auto s = quant::preset_scheme(f.scheme, targets);
     if (!s) {
-      if (quant::is_known_unsupported_preset(f.scheme))
-        throw UserError("scheme " + f.scheme + " is not supported yet (supported: W4A16, W4A16_ASYM, W8A16, W2A16..W7A16)");
-      throw UserError("unknown scheme " + f.scheme + " (supported: W4A16, W4A16_ASYM, W8A16, W2A16..W7A16)");
+      std::string what = quant::is_known_unsupported_preset(f.scheme) ? " is not supported yet" : " is unknown";
+      throw UserError("scheme " + f.scheme + what + " (supported: " + quant::supported_schemes_text() + ")");
     }
     scheme = *s;
-  } else if (f.bits) {
-    scheme = *quant::preset_scheme("W4A16", targets);
+  } else if (explicit_args) {
+    // Explicit weight-only args start from int4, symmetric, group 128 (or the --format's usual layout).
+    std::string base = f.format == "fp8" ? "FP8_DYNAMIC" : f.format == "fp4" ? "MXFP4A16" : "W4A16";
+    scheme = *quant::preset_scheme(base, targets);
+    scheme.input_activations.reset();
   } else {
-    throw UserError("choose a scheme: --scheme W4A16, --recipe recipe.yaml, or explicit --bits/--group-size/--strategy");
+    throw UserError("choose a scheme: --scheme W4A16, --recipe recipe.yaml, or explicit --format/--bits/"
+                    "--group-size/--strategy");
   }
   nlohmann::json w = quant::to_json(*scheme.weights);
-  if (f.bits) w["num_bits"] = f.bits;
+  if (!f.format.empty()) {
+    w["type"] = f.format == "int" ? "int" : "float";
+    w["num_bits"] = f.format == "fp8" ? 8 : f.format == "fp4" ? 4 : (f.bits ? f.bits : 4);
+    if (f.format == "int") w["scale_dtype"] = nullptr;
+  }
+  if (f.bits) {
+    if (w["type"] == "float" && f.bits != w["num_bits"].get<int>())
+      throw UserError("--bits " + std::to_string(f.bits) + " contradicts --format " + f.format);
+    w["num_bits"] = f.bits;
+  }
   if (f.symmetric) w["symmetric"] = true;
   if (f.asymmetric) w["symmetric"] = false;
   if (!f.strategy.empty()) {
     w["strategy"] = f.strategy;
     if (f.strategy != "group") w["group_size"] = nullptr;
     else if (f.group_size <= 0 && w["group_size"].is_null()) w["group_size"] = 128;
+    if (f.strategy != "block") w["block_structure"] = nullptr;
+  }
+  if (!f.block.empty()) {
+    auto x = f.block.find('x');
+    try {
+      if (x == std::string::npos) throw std::invalid_argument(f.block);
+      w["block_structure"] = {std::stoi(f.block.substr(0, x)), std::stoi(f.block.substr(x + 1))};
+    } catch (const std::exception&) {
+      throw UserError("--block must look like 128x128");
+    }
+    w["strategy"] = "block";
+    w["group_size"] = nullptr;
   }
   if (f.group_size > 0) {
     w["group_size"] = f.group_size;
     w["strategy"] = "group";
+    w["block_structure"] = nullptr;
   } else if (f.group_size == -1) {
     w["group_size"] = nullptr;
     w["strategy"] = "channel";
   } else if (f.group_size != 0) {
     throw UserError("--group-size must be positive, or -1 for per-channel");
   }
+  // Float block formats: group 32 is MX (E8M0 scales); fp4 group 16 is NVFP4 (FP8 scales, global divisor).
+  if (w["type"] == "float") {
+    bool g32 = w["group_size"] == 32, g16 = w["group_size"] == 16;
+    w["scale_dtype"] = g32 ? json("torch.uint8") : (g16 && w["num_bits"] == 4) ? json("torch.float8_e4m3fn") : json();
+    if (g16 && w["num_bits"] == 4) w["strategy"] = "tensor_group";
+  }
   w.erase("zp_dtype");
   w.erase("observer");
   scheme.weights = quant::parse_quant_args(w, "command line");
   if (f.restricted) {
-    if (!scheme.weights->symmetric) throw UserError("--restricted-range applies to symmetric schemes only");
+    if (!scheme.weights->symmetric || scheme.weights->type != quant::QType::Int)
+      throw UserError("--restricted-range applies to symmetric int schemes only");
     scheme.weights->restricted_range = true;
   }
   quant::check_supported(scheme, "command line");
@@ -130,7 +165,12 @@ void register_quantize(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("quantize", "Quantize a Hugging Face checkpoint to compressed-tensors");
   sub->add_option("model", f.model, "Model folder (config.json + *.safetensors)")->required();
   sub->add_option("-o,--output", f.output, "Output folder (written atomically)")->required();
-  sub->add_option("--scheme", f.scheme, "Preset: W4A16, W4A16_ASYM, W8A16 (int8 sym group 128), W2A16..W7A16");
+  sub->add_option("--scheme", f.scheme,
+                  "Preset (compressed-tensors names): W4A16, W4A16_ASYM, W8A16, W2A16..W7A16, W8A8, W4A8, "
+                  "FP8_DYNAMIC, FP8_BLOCK, MXFP8A16, MXFP8, MXFP4A16, MXFP4, NVFP4A16");
+  sub->add_option("--format", f.format, "Explicit weight format: int | fp8 | fp4 (weight-only)")
+      ->check(CLI::IsMember({"int", "fp8", "fp4"}));
+  sub->add_option("--block", f.block, "fp8 block strategy, e.g. 128x128");
   sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier)");
   sub->add_option("--bits", f.bits, "Weight bits (2..8); alone means symmetric, group 128");
   sub->add_option("--group-size", f.group_size, "Group size along the input dimension; -1 = per channel");
@@ -154,6 +194,8 @@ void register_quantize(CLI::App& app) {
       "      --scheme W4A16 --ignore lm_head --ignore 're:model\\.layers\\.(0|1|26|27)\\..*'\n"
       "  lowbit quantize ./model -o ./out --recipe recipe.yaml\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
+      "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
+      "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"
       "Targets/ignore follow compressed-tensors: 're:' patterns use Python re.match (anchored at the start only).");
   register_runner("quantize", [sub] { return run(f, *sub); });
 }

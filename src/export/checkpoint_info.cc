@@ -88,7 +88,7 @@ CheckpointInfo inspect_checkpoint(const io::ModelDir& dir) {
       li.group = gname;
       li.scheme = describe(*scheme.weights);
       for (const char* suf : {".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight",
-                              ".weight_global_scale"})
+                              ".weight_global_scale", ".input_global_scale", ".input_scale"})
         li.bytes += bytes_of(dir, m->path + suf);
       if (!dir.find(m->path + ".weight_packed") && !dir.find(m->path + ".weight"))
         throw UserError(dir.path().string() + ": quantized module " + m->path + " has no weight_packed tensor");
@@ -160,34 +160,6 @@ std::string to_text(const CheckpointInfo& i) {
     o << buf;
   }
   return o.str();
-}
-
-DenseTensor decompress_linear(const io::ModelDir& dir, const std::string& m, const quant::QuantArgs& a) {
-  const io::TensorRef& packed = dir.at(m + ".weight_packed");
-  const io::TensorRef& scale = dir.at(m + ".weight_scale");
-  const io::TensorRef& shape = dir.at(m + ".weight_shape");
-  const io::TensorRef* zp = dir.find(m + ".weight_zero_point");
-  if (shape.info->dtype != DType::I64 || shape.info->numel() != 2)
-    throw UserError(m + ".weight_shape: expected I64 [2]");
-  const int64_t* nk = reinterpret_cast<const int64_t*>(shape.data());
-  if (nk[0] <= 0 || nk[1] <= 0) throw UserError(m + ".weight_shape: invalid shape");
-  if (packed.info->dtype != DType::I32 ||
-      packed.info->shape != std::vector<int64_t>{nk[0], quant::packed_words(nk[1], a.num_bits)})
-    throw UserError(m + ".weight_packed: dtype/shape inconsistent with weight_shape and num_bits");
-  if (!dtype_is_float(scale.info->dtype)) throw UserError(m + ".weight_scale: not a float tensor");
-  if (a.strategy == quant::Strategy::Group && nk[1] % *a.group_size != 0)
-    throw UserError(m + ": input size not divisible by the group size");
-  if (!a.symmetric && a.strategy != quant::Strategy::Tensor && zp &&
-      zp->info->shape != std::vector<int64_t>{quant::packed_words(a.strategy == quant::Strategy::Channel ? nk[0] : nk[0], a.num_bits),
-                                              a.strategy == quant::Strategy::Group ? nk[1] / *a.group_size : 1})
-    throw UserError(m + ".weight_zero_point: unexpected shape");
-  io::TensorSpec ps{m + ".weight_packed", DType::I32, {nk[0], nk[1]}};
-  auto q = unpack_quantized(ps, packed.data(), *scale.info, scale.data(), zp ? zp->info : nullptr,
-                            zp ? zp->data() : nullptr, a);
-  DenseTensor out{scale.info->dtype, {nk[0], nk[1]}, {}};
-  out.bytes.resize(size_t(nk[0] * nk[1]) * dtype_size(out.dtype));
-  algorithms::dequantize_int(q, a, out.bytes.data());
-  return out;
 }
 
 }  // namespace lowbit::exporter

@@ -43,13 +43,4 @@ CheckpointInfo inspect_checkpoint(const io::ModelDir& dir);
 nlohmann::json to_json(const CheckpointInfo& info);
 std::string to_text(const CheckpointInfo& info);
 
-// The dense weight of a quantized Linear in its scale dtype, decompressed exactly as
-// compressed-tensors does. Throws UserError on missing or inconsistent tensors.
-struct DenseTensor {
-  DType dtype;
-  std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;
-};
-DenseTensor decompress_linear(const io::ModelDir& dir, const std::string& module, const quant::QuantArgs& args);
-
 }  // namespace lowbit::exporter

@@ -8,15 +8,16 @@
 
 namespace lowbit::exporter {
 
+using algorithms::QuantizedWeight;
 using nlohmann::json;
 using quant::QuantArgs;
 using quant::Strategy;
 
 namespace {
-std::vector<int64_t> scale_shape(const QuantArgs& a, int64_t n, int64_t k) {
+
+std::vector<int64_t> scale_shape(const QuantizedWeight& shape_of, const QuantArgs& a) {
   if (a.strategy == Strategy::Tensor) return {1};
-  if (a.strategy == Strategy::Channel) return {n, 1};
-  return {n, k / *a.group_size};
+  return {shape_of.scale_rows, shape_of.scale_cols};
 }
 
 template <class T>
@@ -25,70 +26,148 @@ std::vector<uint8_t> as_bytes(const std::vector<T>& v) {
   std::memcpy(b.data(), v.data(), b.size());
   return b;
 }
+
+// Two E2M1 codes per byte along K: even element in the low nibble.
+std::vector<uint8_t> pack_fp4(const std::vector<int8_t>& codes) {
+  std::vector<uint8_t> out(codes.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = uint8_t((uint8_t(codes[2 * i]) & 0xF) | ((uint8_t(codes[2 * i + 1]) & 0xF) << 4));
+  return out;
+}
+
 }  // namespace
 
-std::vector<io::TensorSpec> pack_quantized_specs(const std::string& m, const QuantArgs& a, int64_t n, int64_t k,
-                                                 DType md) {
+std::vector<io::TensorSpec> quantized_specs(const std::string& m, const quant::QuantScheme& scheme, int64_t n,
+                                            int64_t k, DType md) {
+  const QuantArgs& a = *scheme.weights;
+  const std::string fmt = quant::compression_format(scheme);
+  const QuantizedWeight lay = algorithms::empty_layout(a, md, n, k);
+  const std::vector<int64_t> ss = scale_shape(lay, a);
   std::vector<io::TensorSpec> s;
-  s.push_back({m + ".weight_packed", DType::I32, {n, quant::packed_words(k, a.num_bits)}});
-  s.push_back({m + ".weight_scale", md, scale_shape(a, n, k)});
-  s.push_back({m + ".weight_shape", DType::I64, {2}});
-  if (!a.symmetric) {
-    auto ss = scale_shape(a, n, k);
-    if (a.strategy == Strategy::Tensor)
-      s.push_back({m + ".weight_zero_point", DType::I8, {1}});
-    else
-      s.push_back({m + ".weight_zero_point", DType::I32, {quant::packed_words(ss[0], a.num_bits), ss[1]}});
+  if (fmt == "pack-quantized") {
+    s.push_back({m + ".weight_packed", DType::I32, {n, quant::packed_words(k, a.num_bits)}});
+    s.push_back({m + ".weight_scale", md, ss});
+    s.push_back({m + ".weight_shape", DType::I64, {2}});
+    if (!a.symmetric) {
+      if (a.strategy == Strategy::Tensor) s.push_back({m + ".weight_zero_point", DType::I8, {1}});
+      else s.push_back({m + ".weight_zero_point", DType::I32, {quant::packed_words(ss[0], a.num_bits), ss[1]}});
+    }
+  } else if (fmt == "int-quantized") {
+    s.push_back({m + ".weight", DType::I8, {n, k}});
+    s.push_back({m + ".weight_scale", md, ss});
+    if (!a.symmetric) s.push_back({m + ".weight_zero_point", DType::I8, ss});
+  } else if (fmt == "float-quantized" || fmt == "naive-quantized" || fmt == "mxfp8-quantized") {
+    s.push_back({m + ".weight", DType::F8_E4M3, {n, k}});
+    s.push_back({m + ".weight_scale", lay.scale_dtype, ss});
+  } else if (fmt == "mxfp4-pack-quantized" || fmt == "nvfp4-pack-quantized") {
+    s.push_back({m + ".weight_packed", DType::U8, {n, k / 2}});
+    s.push_back({m + ".weight_scale", lay.scale_dtype, ss});
+    if (fmt == "nvfp4-pack-quantized") s.push_back({m + ".weight_global_scale", DType::F32, {1}});
+  } else {
+    throw UserError("compression format " + fmt + " is not supported");
   }
   return s;
 }
 
-std::vector<OutTensor> pack_quantized_tensors(const std::string& m, const QuantArgs& a,
-                                              const algorithms::IntQuantized& q) {
-  auto specs = pack_quantized_specs(m, a, q.rows, q.cols, q.scale_dtype);
+std::vector<OutTensor> quantized_tensors(const std::string& m, const quant::QuantScheme& scheme,
+                                         const QuantizedWeight& q) {
+  const QuantArgs& a = *scheme.weights;
+  const std::string fmt = quant::compression_format(scheme);
+  auto specs = quantized_specs(m, scheme, q.rows, q.cols, q.dense_dtype);
   std::vector<OutTensor> out;
-  std::vector<int32_t> packed(size_t(q.rows * quant::packed_words(q.cols, a.num_bits)));
-  quant::pack_rows(q.codes.data(), q.rows, q.cols, a.num_bits, packed.data());
-  out.push_back({specs[0], as_bytes(packed)});
-  out.push_back({specs[1], q.scales});
-  out.push_back({specs[2], as_bytes(std::vector<int64_t>{q.rows, q.cols})});
-  if (!a.symmetric) {
-    if (a.strategy == Strategy::Tensor) {
-      out.push_back({specs[3], {uint8_t(q.zero_points[0])}});
-    } else {
-      std::vector<int32_t> zp(size_t(quant::packed_words(q.scale_rows, a.num_bits) * q.scale_cols));
-      quant::pack_dim0(q.zero_points.data(), q.scale_rows, q.scale_cols, a.num_bits, zp.data());
-      out.push_back({specs[3], as_bytes(zp)});
+  auto codes_as_bytes = [&] { return std::vector<uint8_t>(q.codes.begin(), q.codes.end()); };
+  if (fmt == "pack-quantized") {
+    std::vector<int32_t> packed(size_t(q.rows * quant::packed_words(q.cols, a.num_bits)));
+    quant::pack_rows(q.codes.data(), q.rows, q.cols, a.num_bits, packed.data());
+    out.push_back({specs[0], as_bytes(packed)});
+    out.push_back({specs[1], q.scales});
+    out.push_back({specs[2], as_bytes(std::vector<int64_t>{q.rows, q.cols})});
+    if (!a.symmetric) {
+      if (a.strategy == Strategy::Tensor) {
+        out.push_back({specs[3], {uint8_t(q.zero_points[0])}});
+      } else {
+        std::vector<int32_t> zp(size_t(quant::packed_words(q.scale_rows, a.num_bits) * q.scale_cols));
+        quant::pack_dim0(q.zero_points.data(), q.scale_rows, q.scale_cols, a.num_bits, zp.data());
+        out.push_back({specs[3], as_bytes(zp)});
+      }
     }
+  } else if (fmt == "int-quantized") {
+    out.push_back({specs[0], codes_as_bytes()});
+    out.push_back({specs[1], q.scales});
+    if (!a.symmetric) out.push_back({specs[2], as_bytes(q.zero_points)});
+  } else if (fmt == "mxfp4-pack-quantized" || fmt == "nvfp4-pack-quantized") {
+    out.push_back({specs[0], pack_fp4(q.codes)});
+    out.push_back({specs[1], q.scales});
+    if (fmt == "nvfp4-pack-quantized") out.push_back({specs[2], as_bytes(std::vector<float>{q.global_scale})});
+  } else {
+    out.push_back({specs[0], codes_as_bytes()});
+    out.push_back({specs[1], q.scales});
   }
+  for (const auto& t : out)
+    if (t.spec.nbytes() != t.bytes.size()) throw std::logic_error("exporter: size mismatch for " + t.spec.name);
   return out;
 }
 
-algorithms::IntQuantized unpack_quantized(const io::TensorSpec& ps, const uint8_t* packed, const io::TensorInfo& st,
-                                          const uint8_t* scale_data, const io::TensorInfo* zt, const uint8_t* zp_data,
-                                          const QuantArgs& a) {
-  algorithms::IntQuantized q;
-  q.rows = ps.shape.at(0);
-  q.cols = ps.shape.at(1);
-  q.scale_dtype = st.dtype;
-  auto ss = scale_shape(a, q.rows, q.cols);
-  if (st.shape != ss) throw UserError("weight_scale has an unexpected shape for " + ps.name);
-  q.scale_rows = ss.size() == 1 ? 1 : ss[0];
-  q.scale_cols = ss.size() == 1 ? 1 : ss[1];
-  q.codes.resize(size_t(q.rows * q.cols));
-  std::vector<int32_t> words(size_t(q.rows * quant::packed_words(q.cols, a.num_bits)));
-  std::memcpy(words.data(), packed, words.size() * 4);
-  quant::unpack_rows(words.data(), q.rows, q.cols, a.num_bits, q.codes.data());
-  q.scales.assign(scale_data, scale_data + st.nbytes());
+QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme) {
+  const QuantArgs& a = *scheme.weights;
+  const std::string fmt = quant::compression_format(scheme);
+  // Shape: weight_shape for packed int, else the stored weight / packed weight.
+  int64_t n = 0, k = 0;
+  if (fmt == "pack-quantized") {
+    const auto& shape = dir.at(m + ".weight_shape");
+    if (shape.info->dtype != DType::I64 || shape.info->numel() != 2)
+      throw UserError(m + ".weight_shape: expected I64 [2]");
+    const int64_t* nk = reinterpret_cast<const int64_t*>(shape.data());
+    n = nk[0], k = nk[1];
+  } else if (fmt == "mxfp4-pack-quantized" || fmt == "nvfp4-pack-quantized") {
+    const auto& p = dir.at(m + ".weight_packed");
+    if (p.info->shape.size() != 2) throw UserError(m + ".weight_packed: expected 2 dimensions");
+    n = p.info->shape[0], k = p.info->shape[1] * 2;
+  } else {
+    const auto& w = dir.at(m + ".weight");
+    if (w.info->shape.size() != 2) throw UserError(m + ".weight: expected 2 dimensions");
+    n = w.info->shape[0], k = w.info->shape[1];
+  }
+  if (n <= 0 || k <= 0) throw UserError(m + ": invalid weight shape");
+  std::string problem = quant::shape_problem(a, n, k);
+  if (!problem.empty()) throw UserError(m + ": " + problem);
+  const auto& scale = dir.at(m + ".weight_scale");
+  const DType md = dtype_is_float(scale.info->dtype) ? scale.info->dtype : DType::BF16;
+  // Every stored tensor must match what we would have written.
+  for (const auto& spec : quantized_specs(m, scheme, n, k, md)) {
+    const auto& t = dir.at(spec.name);
+    if (t.info->dtype != spec.dtype || t.info->shape != spec.shape)
+      throw UserError(dir.path().string() + ": tensor " + spec.name + ": dtype/shape do not match the " + fmt +
+                      " layout of its scheme");
+  }
+  QuantizedWeight q = algorithms::empty_layout(a, md, n, k);
+  q.scales.assign(scale.data(), scale.data() + scale.info->nbytes());
+  q.codes.resize(size_t(n * k));
+  if (fmt == "pack-quantized") {
+    const auto& p = dir.at(m + ".weight_packed");
+    std::vector<int32_t> words(size_t(p.info->numel()));
+    std::memcpy(words.data(), p.data(), words.size() * 4);
+    quant::unpack_rows(words.data(), n, k, a.num_bits, q.codes.data());
+  } else if (fmt == "mxfp4-pack-quantized" || fmt == "nvfp4-pack-quantized") {
+    const uint8_t* p = dir.at(m + ".weight_packed").data();
+    for (int64_t i = 0; i < n * k / 2; ++i) {
+      q.codes[size_t(2 * i)] = int8_t(p[i] & 0xF);
+      q.codes[size_t(2 * i + 1)] = int8_t(p[i] >> 4);
+    }
+    if (fmt == "nvfp4-pack-quantized") std::memcpy(&q.global_scale, dir.at(m + ".weight_global_scale").data(), 4);
+  } else {
+    const uint8_t* w = dir.at(m + ".weight").data();
+    std::memcpy(q.codes.data(), w, q.codes.size());
+  }
   if (!a.symmetric) {
-    if (!zt || !zp_data) throw UserError("asymmetric weight without weight_zero_point: " + ps.name);
+    const auto& zt = dir.at(m + ".weight_zero_point");
     q.zero_points.resize(size_t(q.scale_rows * q.scale_cols));
-    if (a.strategy == Strategy::Tensor) {
-      q.zero_points[0] = int8_t(zp_data[0]);
-    } else {
-      std::vector<int32_t> zw(size_t(zt->numel()));
-      std::memcpy(zw.data(), zp_data, zw.size() * 4);
+    if (fmt == "pack-quantized" && a.strategy != Strategy::Tensor) {
+      std::vector<int32_t> zw(size_t(zt.info->numel()));
+      std::memcpy(zw.data(), zt.data(), zw.size() * 4);
       quant::unpack_dim0(zw.data(), q.scale_rows, q.scale_cols, a.num_bits, q.zero_points.data());
+    } else {
+      std::memcpy(q.zero_points.data(), zt.data(), q.zero_points.size());
     }
   }
   return q;

@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "export/checkpoint_info.h"
+#include "export/compressed_tensors.h"
 #include "export/sharded_writer.h"
 #include "io/atomic_dir.h"
 #include "io/file_util.h"
@@ -21,9 +22,9 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   quant::Recipe recipe = exporter::recipe_from_quantization_config(in.config()["quantization_config"], label);
   quant::Plan plan = quant::make_plan(arch, recipe);
 
-  std::map<std::string, const quant::QuantArgs*> quantized;  // module -> args
+  std::map<std::string, const quant::QuantScheme*> quantized;  // module -> scheme
   for (const auto& c : plan.linears)
-    if (c.group >= 0) quantized[c.module->path] = &*recipe.config_groups[size_t(c.group)].second.weights;
+    if (c.group >= 0) quantized[c.module->path] = &recipe.config_groups[size_t(c.group)].second;
 
   struct Item {
     std::string name;
@@ -33,16 +34,17 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   std::vector<Item> items;
   for (const auto& c : plan.linears) {
     if (c.group < 0) continue;
-    const auto& scale = in.at(c.module->path + ".weight_scale");
+    auto q = exporter::read_quantized(in, c.module->path, recipe.config_groups[size_t(c.group)].second);
     items.push_back({c.module->path + ".weight", c.module->path,
-                     {c.module->path + ".weight", scale.info->dtype, {c.module->out_features, c.module->in_features}}});
+                     {c.module->path + ".weight", q.dense_dtype, {c.module->out_features, c.module->in_features}}});
   }
   for (const auto& n : in.tensor_names()) {
     auto dot = n.rfind('.');
     std::string mod = dot == std::string::npos ? "" : n.substr(0, dot);
     std::string suf = dot == std::string::npos ? n : n.substr(dot + 1);
-    if (quantized.count(mod) && (suf == "weight_packed" || suf == "weight_scale" || suf == "weight_zero_point" ||
-                                 suf == "weight_shape" || suf == "weight_g_idx"))
+    if (quantized.count(mod) && (suf == "weight" || suf == "weight_packed" || suf == "weight_scale" ||
+                                 suf == "weight_zero_point" || suf == "weight_shape" || suf == "weight_g_idx" ||
+                                 suf == "weight_global_scale" || suf == "input_global_scale" || suf == "input_scale"))
       continue;
     const auto* t = in.find(n)->info;
     items.push_back({n, "", {n, t->dtype, t->shape}});
@@ -61,8 +63,10 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   for (const auto& it : items) {
     check_interrupted();
     if (!it.module.empty()) {
-      auto d = exporter::decompress_linear(in, it.module, *quantized[it.module]);
-      writer.write(it.name, d.bytes.data(), d.bytes.size());
+      auto q = exporter::read_quantized(in, it.module, *quantized[it.module]);
+      std::vector<uint8_t> dense(it.spec.nbytes());
+      algorithms::dequantize(q, dense.data());
+      writer.write(it.name, dense.data(), dense.size());
       ++sum.quantized_modules;
     } else {
       const auto& r = in.at(it.name);

@@ -1,6 +1,8 @@
 #include "pipeline/quantize_checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -44,6 +46,54 @@ struct Unit {
   std::vector<io::TensorSpec> specs;
 };
 
+// NVFP4: vLLM serves q/k/v and gate/up as one fused layer with one global scale, so
+// members of a fused group share the global scale of their combined absolute max.
+std::map<std::string, float> fused_global_amax(const io::ModelDir& in, const quant::Plan& plan,
+                                               const quant::Recipe& recipe) {
+  static const std::vector<std::vector<std::string>> kFused = {{"q_proj", "k_proj", "v_proj"},
+                                                               {"gate_proj", "up_proj"}};
+  std::map<std::string, float> out;
+  for (const auto& c : plan.linears) {
+    if (c.group < 0 || recipe.config_groups[size_t(c.group)].second.weights->strategy != quant::Strategy::TensorGroup)
+      continue;
+    const std::string& p = c.module->path;
+    for (const auto& fused : kFused) {
+      const std::string& first = fused[0];
+      if (p.size() < first.size() || p.compare(p.size() - first.size(), first.size(), first) != 0) continue;
+      const std::string parent = p.substr(0, p.size() - first.size());
+      float amax = 0;
+      std::vector<std::string> members;
+      for (const auto& name : fused) {
+        const quant::ModuleChoice* m = plan.find(parent + name);
+        if (!m || m->group < 0) continue;
+        const io::TensorRef& t = in.at(parent + name + ".weight");
+        amax = std::max(amax, algorithms::tensor_amax(t.data(), t.info->dtype, t.info->numel(), where(t)));
+        t.release();
+        members.push_back(parent + name);
+      }
+      for (const auto& m : members) out[m] = amax;
+    }
+  }
+  return out;
+}
+
+nlohmann::json error_report(const std::vector<ModuleError>& errors, const quant::Recipe& recipe) {
+  json mods = json::array();
+  double worst = 0, sum = 0;
+  for (const auto& e : errors) {
+    mods.push_back({{"module", e.module}, {"group", e.group}, {"relative_error", e.relative_error},
+                    {"snr_db", std::isfinite(e.snr_db) ? json(e.snr_db) : json(nullptr)}});
+    worst = std::max(worst, e.relative_error);
+    sum += e.relative_error;
+  }
+  json groups = json::object();
+  for (const auto& [name, s] : recipe.config_groups) groups[name] = quant::to_json(s);
+  return {{"config_groups", groups},
+          {"modules", mods},
+          {"mean_relative_error", errors.empty() ? 0.0 : sum / double(errors.size())},
+          {"max_relative_error", worst}};
+}
+
 }  // namespace
 
 void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch) {
@@ -80,11 +130,11 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
         src = &in.at("model.embed_tokens.weight");  // quantizing a tied head unties it
         untie = true;
       }
-      const auto& args = *recipe.config_groups[size_t(q->second->group)].second.weights;
+      const auto& scheme = recipe.config_groups[size_t(q->second->group)].second;
       const auto* m = q->second->module;
       units.push_back({src, "", q->second,
-                       exporter::pack_quantized_specs(m->path, args, m->out_features, m->in_features,
-                                                      src->info->dtype)});
+                       exporter::quantized_specs(m->path, scheme, m->out_features, m->in_features,
+                                                 src->info->dtype)});
     } else {
       units.push_back({src, name, nullptr, {{name, src->info->dtype, src->info->shape}}});
     }
@@ -113,6 +163,8 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
     throw UserError(fs::absolute(opts.output).parent_path().string() + ": not enough disk space: output needs " +
                     Progress::human_bytes(double(need)) + ", " + Progress::human_bytes(double(avail)) + " free");
 
+  const auto shared_amax = fused_global_amax(in, plan, recipe);
+
   io::AtomicDir out(opts.output, opts.overwrite);
   exporter::ShardedWriter writer(out.tmp(), opts.max_shard_bytes);
   for (const auto& u : units) writer.add_unit(u.specs);
@@ -124,11 +176,14 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
     check_interrupted();
     const io::TensorRef& src = *u.source;
     if (u.choice) {
-      const auto& args = *recipe.config_groups[size_t(u.choice->group)].second.weights;
+      const auto& [gname, scheme] = recipe.config_groups[size_t(u.choice->group)];
       const auto* m = u.choice->module;
-      auto q = algorithms::rtn_quantize_int(src.data(), src.info->dtype, m->out_features, m->in_features, args,
-                                            where(src));
-      for (const auto& t : exporter::pack_quantized_tensors(m->path, args, q))
+      auto sh = shared_amax.find(m->path);
+      auto q = algorithms::rtn_quantize(src.data(), src.info->dtype, m->out_features, m->in_features, *scheme.weights,
+                                        where(src), sh == shared_amax.end() ? std::nullopt : std::optional(sh->second));
+      auto err = algorithms::quantization_error(src.data(), src.info->dtype, q);
+      sum.errors.push_back({m->path, gname, err.relative_error, err.snr_db});
+      for (const auto& t : exporter::quantized_tensors(m->path, scheme, q))
         writer.write(t.spec.name, t.bytes.data(), t.bytes.size());
       ++sum.quantized_modules;
     } else {
@@ -147,6 +202,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   if (untie) cfg["tie_word_embeddings"] = false;
   io::write_text_file(out.tmp() / "config.json", cfg.dump(2) + "\n");
   io::write_text_file(out.tmp() / "recipe.yaml", quant::recipe_to_yaml(recipe));
+  io::write_text_file(out.tmp() / "quantization_report.json", error_report(sum.errors, recipe).dump(2) + "\n");
   in.copy_auxiliary_files(out.tmp());
   check_interrupted();
   out.commit();

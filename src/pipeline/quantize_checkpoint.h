@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/progress.h"
 #include "io/model_dir.h"
@@ -20,7 +22,16 @@ struct QuantizeOptions {
   ProgressMode progress = ProgressMode::Auto;
 };
 
+// Per quantized module: how far the dequantized weight is from the original.
+struct ModuleError {
+  std::string module;
+  std::string group;
+  double relative_error = 0;  // ||W - Q(W)|| / ||W||
+  double snr_db = 0;          // 20 log10(||W|| / ||W - Q(W)||)
+};
+
 struct QuantizeSummary {
+  std::vector<ModuleError> errors;
   int quantized_modules = 0;
   int copied_tensors = 0;
   uint64_t input_bytes = 0;   // tensor bytes read

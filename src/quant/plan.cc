@@ -76,20 +76,21 @@ Plan make_plan(const model::Architecture& arch, const Recipe& recipe) {
   for (const auto& c : plan.linears)
     if (c.group < 0) plan.expanded_ignore.push_back(c.module->path);
 
-  // Group sizes must divide the input size (as llm-compressor checks before it starts).
+  // Group sizes and block widths must divide the input size (llm-compressor checks this
+  // before it starts, and lists the layers to add to ignore).
   std::vector<std::string> indivisible;
+  std::string why;
   for (const auto& c : plan.linears) {
     if (c.group < 0) continue;
     const auto& w = *recipe.config_groups[size_t(c.group)].second.weights;
-    if (w.strategy == Strategy::Group && c.module->in_features % *w.group_size != 0)
-      indivisible.push_back(c.module->path + " (in_features " + std::to_string(c.module->in_features) + ")");
+    std::string p = shape_problem(w, c.module->out_features, c.module->in_features);
+    if (p.empty()) continue;
+    if (why.empty()) why = p.substr(p.find(" is not divisible by ") + 21);
+    indivisible.push_back(c.module->path + " (in_features " + std::to_string(c.module->in_features) + ")");
   }
   if (!indivisible.empty()) {
-    const auto& first = *recipe.config_groups[0].second.weights;
-    std::string msg = "group size does not divide the input size of " + std::to_string(indivisible.size()) +
-                      " targeted layer(s); add them to --ignore or pick another group size";
-    if (first.group_size) msg += " (group size " + std::to_string(*first.group_size) + ")";
-    msg += ":";
+    std::string msg = std::to_string(indivisible.size()) + " targeted layer(s) have an input size not divisible by " +
+                      why + "; add them to --ignore or pick another scheme:";
     for (const auto& s : indivisible) msg += "\n  " + s;
     throw UserError(msg);
   }

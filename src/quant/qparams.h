@@ -4,6 +4,7 @@
 // rounding is half-to-even. This makes our codes bit-identical to llm-compressor's.
 #pragma once
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -59,6 +60,77 @@ inline int quantize_int(float x, const IntQParams& p, const QuantArgs& a, DType 
 // compressed-tensors _dequantize: (q - zp) * scale, rounded to the scale dtype.
 inline float dequantize_int(int q, float scale, int zp, DType md) {
   return round_to_dtype(float(q - zp) * scale, md);
+}
+
+}  // namespace lowbit::quant
+
+#include "numerics/formats.h"
+
+namespace lowbit::quant {
+
+// FP8 weights with model-dtype scales (tensor, channel, block): amax / 448 in the model dtype.
+inline float fp8_scale(float amax, DType md) {
+  float s = round_to_dtype(amax / 448.0f, md);
+  return s == 0.0f ? dtype_eps(md) : s;
+}
+
+// The largest power of two not above amax, rounded up when amax's mantissa fraction is
+// >= 0.75: compressed-tensors' round_to_power_2 on amax's bits in the model dtype (it
+// uses FP4's one mantissa bit for MXFP8 too).
+inline float mx_round_pow2(float amax, DType md) {
+  if (md == DType::BF16) {
+    uint16_t b = f32_to_bf16(amax);
+    return bf16_to_f32(uint16_t((b + (1u << 5)) & 0xff80u));
+  }
+  if (md == DType::F16) {
+    uint16_t b = f32_to_fp16(amax);
+    return fp16_to_f32(uint16_t((b + (1u << 8)) & 0xfc00u));
+  }
+  uint32_t b = std::bit_cast<uint32_t>(amax);
+  return std::bit_cast<float>((b + (1u << 21)) & 0xff800000u);
+}
+
+struct MxScale {
+  uint8_t e8m0;  // stored byte
+  float scale;   // 2^(e8m0 - 127) as the model dtype holds it
+};
+
+// MX block scale: e = 127 + log2(p2) - offset, offset = floor(log2(elem max)) = 2 (FP4), 8 (FP8).
+inline MxScale mx_scale(float amax, DType md, int elem_bits) {
+  const int offset = elem_bits == 4 ? 2 : 8;
+  float p2 = mx_round_pow2(amax, md);
+  int e = p2 > 0.0f ? 127 + int(std::floor(std::log2(p2))) - offset : 0;
+  if (std::isinf(p2)) e = 255;
+  e = std::clamp(e, 0, 255);
+  float s = round_to_dtype(std::ldexp(1.0f, e - 127), md);
+  if (s == 0.0f) s = 1.0f;  // compressed-tensors' eps for a uint8 scale dtype
+  return {e8m0_from_scale(s), s};
+}
+
+// NVFP4 global scale (a divisor): 448 * 6 / amax in the model dtype, as float32. PyTorch
+// evaluates `scalar / tensor` as reciprocal(tensor) * scalar, two roundings, so we do too.
+inline float nvfp4_global_scale(float amax, DType md) {
+  const float tiny = md == DType::BF16 ? 0x1p-126f : md == DType::F16 ? 0x1p-14f : 0x1p-126f;
+  float g = round_to_dtype(round_to_dtype(1.0f / std::max(amax, tiny), md) * 2688.0f, md);
+  return std::isfinite(g) ? g : 1.0f;
+}
+
+struct Nvfp4Scale {
+  uint8_t fp8;  // stored E4M3 code
+  float value;  // its value
+};
+
+// NVFP4 block scale: fp8(global * (amax_block / 6)), zero -> 0.125.
+inline Nvfp4Scale nvfp4_block_scale(float amax_block, float global, DType md) {
+  float local = round_to_dtype(amax_block / 6.0f, md);
+  float s = std::clamp(global * local, -448.0f, 448.0f);
+  uint8_t code = fp8_e4m3_encode(s);
+  float v = fp8_e4m3_decode(code);
+  if (v == 0.0f) {
+    code = fp8_e4m3_encode(0.125f);
+    v = 0.125f;
+  }
+  return {code, v};
 }
 
 }  // namespace lowbit::quant

@@ -65,7 +65,14 @@ bool is_known_unsupported_preset(const std::string& name);
 // Checks the scheme is one lowbit can produce today; throws UserError otherwise.
 void check_supported(const QuantScheme& s, const std::string& where);
 
-// The compressed-tensors compression format for a scheme (pack-quantized, ...).
+// The compressed-tensors compression format for a scheme (pack-quantized, ...), inferred
+// as compressed-tensors does unless the scheme names one.
 std::string compression_format(const QuantScheme& s);
+// Why a [rows, cols] weight cannot take these args (group or block width not dividing
+// the input size), or "" if it can.
+std::string shape_problem(const QuantArgs& args, int64_t rows, int64_t cols);
+
+// "W4A16, W4A16_ASYM, ..." for messages.
+std::string supported_schemes_text();
 
 }  // namespace lowbit::quant

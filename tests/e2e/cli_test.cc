@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "export/checkpoint_info.h"
+#include "export/compressed_tensors.h"
 #include "io/model_dir.h"
 #include "numerics/half.h"
 #include "tiny_model.h"
@@ -111,13 +112,15 @@ TEST_F(Cli, OurDecompressorInvertsTheQuantizer) {
   fs::path m = model(s), out = root / "q";
   ASSERT_EQ(run("quantize " + m.string() + " -o " + out.string() + " --bits 8 --strategy channel --ignore lm_head").rc, 0);
   io::ModelDir in(m), q(out);
-  auto args = *exporter::recipe_from_quantization_config(q.config()["quantization_config"], "c").config_groups[0].second.weights;
-  auto d = exporter::decompress_linear(q, "model.layers.1.mlp.up_proj", args);
-  EXPECT_EQ(d.dtype, DType::F16);
+  auto scheme = exporter::recipe_from_quantization_config(q.config()["quantization_config"], "c").config_groups[0].second;
+  auto qw = exporter::read_quantized(q, "model.layers.1.mlp.up_proj", scheme);
+  EXPECT_EQ(qw.dense_dtype, DType::F16);
+  std::vector<uint8_t> dense(size_t(qw.rows * qw.cols) * 2);
+  algorithms::dequantize(qw, dense.data());
   const auto& orig = in.at("model.layers.1.mlp.up_proj.weight");
   double err = 0, norm = 0;
   for (uint64_t i = 0; i < orig.info->numel(); ++i) {
-    double a = load_as_f32(orig.data(), i, DType::F16), b = load_as_f32(d.bytes.data(), i, DType::F16);
+    double a = load_as_f32(orig.data(), i, DType::F16), b = load_as_f32(dense.data(), i, DType::F16);
     err += (a - b) * (a - b);
     norm += a * a;
   }
@@ -218,7 +221,14 @@ TEST_F(Cli, ImpossibleRecipesAreRefusedBeforeWriting) {
   expect_no_output(out);
   r = run("quantize " + m.string() + " -o " + out.string() + " --scheme NVFP4");
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.out.find("not supported yet"), std::string::npos);
+  EXPECT_NE(r.out.find("calibration"), std::string::npos) << r.out;
+  r = run("quantize " + m.string() + " -o " + out.string() + " --scheme W4AFP8");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("not supported yet"), std::string::npos) << r.out;
+  r = run("quantize " + m.string() + " -o " + out.string() + " --format fp4 --group-size 16 --asymmetric");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("asymmetric float quantization is not supported"), std::string::npos) << r.out;
+
   fs::path recipe = root / "gptq.yaml";
   std::ofstream(recipe) << "quant_stage:\n  quant_modifiers:\n    GPTQModifier:\n      scheme: W4A16\n"
                            "      ignore: [lm_head]\n";
@@ -278,4 +288,24 @@ TEST_F(Cli, InterruptLeavesNothing) {
   if (WEXITSTATUS(st) == 0) GTEST_SKIP() << "finished before the signal arrived";
   EXPECT_EQ(WEXITSTATUS(st), 2);
   expect_no_output(out);
+}
+
+TEST_F(Cli, BlockAndGroupShapesAreCheckedPerLayer) {
+  // hidden 320: q/k/v/o/gate/up take 320 inputs (not a multiple of 128 or 32... 320 = 10 x 32),
+  // down_proj takes 512. FP8_BLOCK (128 wide) must list the six 320-input layers of each layer.
+  fixtures::TinyModelSpec s;
+  s.hidden = 320;
+  s.heads = 5;
+  s.kv_heads = 5;
+  fs::path m = model(s), out = root / "q";
+  auto r = run("quantize " + m.string() + " -o " + out.string() + " --scheme FP8_BLOCK --ignore lm_head");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("12 targeted layer(s) have an input size not divisible by block width 128"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("model.layers.1.mlp.up_proj (in_features 320)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("down_proj"), std::string::npos) << r.out;
+  expect_no_output(out);
+  // MXFP4's 32-wide groups divide 320 and 512: fine.
+  r = run("quantize " + m.string() + " -o " + out.string() + " --scheme MXFP4A16 --ignore lm_head");
+  EXPECT_EQ(r.rc, 0) << r.out;
 }

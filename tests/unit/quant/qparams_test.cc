@@ -21,7 +21,7 @@ TEST(QParams, SeedExampleRestrictedRange) {
   const std::vector<float> w{0.12f, -0.41f, 0.93f, -0.05f, 0.55f, -0.88f, 0.27f, 0.02f};
   QuantArgs a = int_args(4, true);
   a.restricted_range = true;
-  auto q = algorithms::rtn_quantize_int(w.data(), DType::F32, 1, 8, a, "seed");
+  auto q = algorithms::rtn_quantize(w.data(), DType::F32, 1, 8, a, "seed");
   EXPECT_EQ(q.codes, (std::vector<int8_t>{1, -3, 7, 0, 4, -7, 2, 0}));
   EXPECT_FLOAT_EQ(q.scale_at(0), 0.93f / 7.0f);
 }
@@ -29,7 +29,7 @@ TEST(QParams, SeedExampleRestrictedRange) {
 TEST(QParams, SeedExampleCompressedTensorsRange) {
   // compressed-tensors: [-8, 7] with scale amax / 7.5. 0.93/s = 7.5 -> rounds to 8 (even) -> clamps to 7.
   const std::vector<float> w{0.12f, -0.41f, 0.93f, -0.05f, 0.55f, -0.88f, 0.27f, 0.02f};
-  auto q = algorithms::rtn_quantize_int(w.data(), DType::F32, 1, 8, int_args(4, true), "seed");
+  auto q = algorithms::rtn_quantize(w.data(), DType::F32, 1, 8, int_args(4, true), "seed");
   EXPECT_FLOAT_EQ(q.scale_at(0), 0.93f / 7.5f);
   // 0.12/0.124=0.97->1, -0.41->-3.31->-3, 0.93->7.5->8->7, -0.05->-0.40->0, 0.55->4.44->4,
   // -0.88->-7.10->-7, 0.27->2.18->2, 0.02->0.16->0
@@ -86,18 +86,17 @@ TEST(Rtn, VectorisedMatchesScalarReference) {
         float v = (float((s >> 33) % 20001) - 10000.0f) / 10000.0f * (i % 13 == 0 ? 3.0f : 0.05f);
         store_from_f32(w.data(), i, dt, v);
       }
-      auto fast = algorithms::rtn_quantize_int(w.data(), dt, rows, cols, a, "w");
-      auto ref = algorithms::rtn_quantize_int_reference(w.data(), dt, rows, cols, a);
+      auto fast = algorithms::rtn_quantize(w.data(), dt, rows, cols, a, "w");
+      auto ref = algorithms::rtn_quantize_reference(w.data(), dt, rows, cols, a);
       EXPECT_EQ(fast.codes, ref.codes);
       EXPECT_EQ(fast.scales, ref.scales);
       EXPECT_EQ(fast.zero_points, ref.zero_points);
       // Dequantized values stay within half a step of the original (plus clipping at +amax).
       std::vector<uint8_t> dq(w.size());
-      algorithms::dequantize_int(fast, a, dq.data());
+      algorithms::dequantize(fast, dq.data());
       for (int64_t i = 0; i < rows * cols; ++i) {
         float x = load_as_f32(w.data(), i, dt), y = load_as_f32(dq.data(), i, dt);
-        int64_t slot = a.strategy == Strategy::Tensor ? 0 : a.strategy == Strategy::Channel ? i / cols
-                                                        : (i / cols) * (cols / *a.group_size) + (i % cols) / *a.group_size;
+        int64_t slot = fast.slot_of(i / cols, i % cols);
         EXPECT_LE(std::fabs(x - y), fast.scale_at(slot) * 1.01f + 1e-3f) << i;
       }
     }
@@ -108,11 +107,11 @@ TEST(Rtn, RejectsNanAndIndivisibleGroups) {
   std::vector<float> w(256, 0.1f);
   w[130] = NAN;
   try {
-    algorithms::rtn_quantize_int(w.data(), DType::F32, 2, 128, int_args(4, true, 128), "x.weight");
+    algorithms::rtn_quantize(w.data(), DType::F32, 2, 128, int_args(4, true, 128), "x.weight");
     FAIL();
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("x.weight: NaN at [1, 2]"), std::string::npos) << e.what();
   }
   std::vector<float> ok(2 * 96, 0.1f);
-  EXPECT_THROW(algorithms::rtn_quantize_int(ok.data(), DType::F32, 2, 96, int_args(4, true, 128), "y"), UserError);
+  EXPECT_THROW(algorithms::rtn_quantize(ok.data(), DType::F32, 2, 96, int_args(4, true, 128), "y"), UserError);
 }

@@ -68,12 +68,18 @@ TEST(Recipe, UnsupportedThingsAreErrorsNotDropped) {
   bad("    SmoothQuantModifier: {smoothing_strength: 0.8}\n");
   bad("    QuantizationModifier: {scheme: W4A16, kv_cache_scheme: {num_bits: 8, type: float}}\n");
   bad("    QuantizationModifier: {scheme: W4A16, frobnicate: true}\n");
-  bad("    QuantizationModifier: {scheme: FP8_DYNAMIC}\n");
+  bad("    QuantizationModifier: {scheme: FP8}\n");     // static activation scales need calibration
+  bad("    QuantizationModifier: {scheme: NVFP4}\n");   // so does the NVFP4 input global scale
+  bad("    QuantizationModifier: {scheme: W4AFP8}\n");  // not implemented
   bad("    QuantizationModifier: {scheme: W9A99}\n");
   bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], weights: {num_bits: 4, "
       "group_size: 128, colour: red}}\n");
   bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], weights: {num_bits: 8}, "
-      "input_activations: {num_bits: 8, strategy: token, dynamic: true}}\n");
+      "input_activations: {num_bits: 8, strategy: tensor}}\n");
+  bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], weights: {num_bits: 4, "
+      "type: float, group_size: 16, strategy: tensor_group, symmetric: false}}\n");  // FP4 asymmetric
+  bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], format: pack-quantized, "
+      "weights: {num_bits: 8, type: float, strategy: channel}}\n");  // format contradicts the scheme
   bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], weights: {num_bits: 4, "
       "strategy: group}}\n");  // group without group_size
   EXPECT_THROW(parse_recipe_yaml("a: [unclosed", "r"), UserError);

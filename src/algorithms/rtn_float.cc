@@ -1,0 +1,179 @@
+// Float round-to-nearest: FP8 (tensor, channel, 128x128 block), MXFP8/MXFP4 (E8M0
+// scale per 32) and NVFP4 (E4M3 scale per 16 under an FP32 global divisor), with
+// compressed-tensors' arithmetic.
+#include <cmath>
+#include <limits>
+
+#include "algorithms/rtn.h"
+#include "algorithms/rtn_internal.h"
+#include "core/error.h"
+#include "core/target_clones.h"
+#include "numerics/half.h"
+#include "quant/qparams.h"
+
+namespace lowbit::algorithms {
+
+using quant::QuantArgs;
+using quant::Strategy;
+
+namespace {
+
+enum class Kind { Fp8, Mx, Nvfp4 };
+
+Kind kind_of(const QuantArgs& a) {
+  if (a.strategy == Strategy::TensorGroup) return Kind::Nvfp4;
+  if (a.strategy == Strategy::Group) return Kind::Mx;
+  return Kind::Fp8;
+}
+
+// Per-slot scale: the value the quotient divides by, and the stored bytes.
+struct SlotScale {
+  float divisor;
+};
+
+template <DType MD>
+SlotScale make_scale(QuantizedWeight& q, const QuantArgs& a, Kind kind, int64_t slot, float amax) {
+  if (kind == Kind::Fp8) {
+    float s = quant::fp8_scale(amax, MD);
+    store_from_f32(q.scales.data(), size_t(slot), MD, s);
+    return {s};
+  }
+  if (kind == Kind::Mx) {
+    auto m = quant::mx_scale(amax, MD, a.num_bits);
+    q.scales[size_t(slot)] = m.e8m0;
+    return {m.scale};
+  }
+  auto n = quant::nvfp4_block_scale(amax, q.global_scale, MD);
+  q.scales[size_t(slot)] = n.fp8;
+  return {n.value / q.global_scale};
+}
+
+// x / divisor, rounded to the model dtype except for NVFP4 (float32 there, because
+// compressed-tensors' float32 global scale promotes the division), clamped, encoded.
+template <DType MD, bool kFp4, bool kRoundQuotient>
+LOWBIT_TARGET_CLONES void encode_segment(const void* w, int64_t begin, int64_t n, float divisor, int8_t* out) {
+  const float lim = kFp4 ? 6.0f : 448.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    float v = load_as_f32(w, size_t(begin + i), MD) / divisor;
+    if (kRoundQuotient) v = round_to_dtype(v, MD);
+    v = std::min(std::max(v, -lim), lim);
+    out[i] = int8_t(kFp4 ? fp4_e2m1_encode(v) : fp8_e4m3_encode(v));
+  }
+}
+
+template <DType MD>
+void encode(const void* w, int64_t begin, int64_t n, float divisor, Kind kind, bool fp4, int8_t* out) {
+  if (kind == Kind::Nvfp4) encode_segment<MD, true, false>(w, begin, n, divisor, out);
+  else if (fp4) encode_segment<MD, true, true>(w, begin, n, divisor, out);
+  else encode_segment<MD, false, true>(w, begin, n, divisor, out);
+}
+
+template <DType MD>
+QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, const QuantArgs& a,
+                                    const std::string& name, std::optional<float> shared_amax) {
+  QuantizedWeight q = detail::shaped(a, MD, rows, cols);
+  const Kind kind = kind_of(a);
+  const bool fp4 = a.num_bits == 4;
+  detail::BadIndex bad;
+  if (kind == Kind::Nvfp4 || a.strategy == Strategy::Tensor) {
+    float mn, mx;
+    detail::minmax_all<MD>(w, rows, cols, &mn, &mx, bad);
+    bad.throw_if_any(w, MD, cols, name);
+    float amax = std::max(-mn, mx);
+    if (kind == Kind::Nvfp4) q.global_scale = quant::nvfp4_global_scale(shared_amax.value_or(amax), MD);
+    if (a.strategy == Strategy::Tensor) {
+      SlotScale s = make_scale<MD>(q, a, kind, 0, amax);
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) encode<MD>(w, r * cols, cols, s.divisor, kind, fp4, q.codes.data() + r * cols);
+      return q;
+    }
+  }
+  if (a.strategy == Strategy::Block) {
+    const int64_t bh = q.block_rows, bw = q.block_cols;
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t br = 0; br < q.scale_rows; ++br) {
+      const int64_t r0 = br * bh, r1 = std::min(rows, r0 + bh);
+      for (int64_t bc = 0; bc < q.scale_cols; ++bc) {
+        const int64_t c0 = bc * bw, len = std::min(cols, c0 + bw) - c0;
+        float amax = 0;
+        bool ok = true;
+        for (int64_t r = r0; r < r1 && ok; ++r) {
+          float mn, mx;
+          ok = detail::minmax<MD>(w, r * cols + c0, len, &mn, &mx, bad);
+          amax = std::max(amax, std::max(-mn, mx));
+        }
+        if (!ok) break;
+        SlotScale s = make_scale<MD>(q, a, kind, br * q.scale_cols + bc, amax);
+        for (int64_t r = r0; r < r1; ++r)
+          encode<MD>(w, r * cols + c0, len, s.divisor, kind, fp4, q.codes.data() + r * cols + c0);
+      }
+    }
+    bad.throw_if_any(w, MD, cols, name);
+    return q;
+  }
+  // Channel (one slot per row) and groups along the row.
+  const int64_t g = q.block_cols, per_row = q.scale_cols;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t gi = 0; gi < per_row; ++gi) {
+      const int64_t begin = r * cols + gi * g;
+      float mn, mx;
+      if (!detail::minmax<MD>(w, begin, g, &mn, &mx, bad)) break;
+      SlotScale s = make_scale<MD>(q, a, kind, r * per_row + gi, std::max(-mn, mx));
+      encode<MD>(w, begin, g, s.divisor, kind, fp4, q.codes.data() + begin);
+    }
+  }
+  bad.throw_if_any(w, MD, cols, name);
+  return q;
+}
+
+}  // namespace
+
+namespace detail {
+
+QuantizedWeight quantize_float(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a,
+                               const std::string& name, std::optional<float> shared_amax) {
+  switch (dtype) {
+    case DType::BF16: return quantize_float_impl<DType::BF16>(w, rows, cols, a, name, shared_amax);
+    case DType::F16: return quantize_float_impl<DType::F16>(w, rows, cols, a, name, shared_amax);
+    default: return quantize_float_impl<DType::F32>(w, rows, cols, a, name, shared_amax);
+  }
+}
+
+// One element at a time with the generic minifloat encoder: an independent check of the
+// fast path's slot bookkeeping, encoders and quotient rounding.
+QuantizedWeight quantize_float_reference(const void* w, DType dt, int64_t rows, int64_t cols, const QuantArgs& a,
+                                         std::optional<float> shared_amax) {
+  QuantizedWeight q = shaped(a, dt, rows, cols);
+  const Kind kind = kind_of(a);
+  const FormatTraits& f = traits(a.num_bits == 4 ? Format::FP4_E2M1 : Format::FP8_E4M3);
+  std::vector<float> amax(size_t(q.scale_rows * q.scale_cols), 0.0f);
+  float tensor = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float x = std::fabs(load_as_f32(w, size_t(r * cols + c), dt));
+      amax[size_t(q.slot_of(r, c))] = std::max(amax[size_t(q.slot_of(r, c))], x);
+      tensor = std::max(tensor, x);
+    }
+  if (kind == Kind::Nvfp4) q.global_scale = quant::nvfp4_global_scale(shared_amax.value_or(tensor), dt);
+  std::vector<float> div(amax.size());
+  for (size_t s = 0; s < amax.size(); ++s) {
+    switch (dt) {
+      case DType::BF16: div[s] = make_scale<DType::BF16>(q, a, kind, int64_t(s), amax[s]).divisor; break;
+      case DType::F16: div[s] = make_scale<DType::F16>(q, a, kind, int64_t(s), amax[s]).divisor; break;
+      default: div[s] = make_scale<DType::F32>(q, a, kind, int64_t(s), amax[s]).divisor; break;
+    }
+  }
+  const float lim = float(f.max_finite);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float v = load_as_f32(w, size_t(r * cols + c), dt) / div[size_t(q.slot_of(r, c))];
+      if (kind != Kind::Nvfp4) v = round_to_dtype(v, dt);
+      v = std::clamp(v, -lim, lim);
+      q.codes[size_t(r * cols + c)] = int8_t(encode_minifloat(v, f, Overflow::Saturate));
+    }
+  return q;
+}
+
+}  // namespace detail
+}  // namespace lowbit::algorithms

@@ -1,0 +1,111 @@
+// Integer round-to-nearest (W4A16, W4A16_ASYM, W8A16, W8A8, ...).
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "algorithms/rtn.h"
+#include "algorithms/rtn_internal.h"
+#include "core/error.h"
+#include "core/target_clones.h"
+#include "numerics/half.h"
+#include "quant/qparams.h"
+
+namespace lowbit::algorithms {
+
+using quant::IntQParams;
+using quant::QuantArgs;
+using quant::Strategy;
+
+namespace {
+
+template <DType MD>
+struct IntKernel {
+  LOWBIT_TARGET_CLONES
+  static void quantize(const void* w, int64_t begin, int64_t n, float scale, float zp, float qmin, float qmax,
+                       int8_t* out) {
+    for (int64_t i = 0; i < n; ++i) {
+      float v = round_to_dtype(load_as_f32(w, size_t(begin + i), MD) / scale, MD);
+      v = round_to_dtype(v + zp, MD);
+      v = std::min(std::max(v, qmin), qmax);
+      out[i] = int8_t(int(quant::round_half_even(v)));
+    }
+  }
+};
+
+template <DType MD>
+QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, const QuantArgs& a,
+                                  const std::string& name) {
+  QuantizedWeight q = detail::shaped(a, MD, rows, cols);
+  const int64_t g = q.block_cols, groups_per_row = cols / g;
+  detail::BadIndex bad;
+  float tmin = 0, tmax = 0;
+  if (a.strategy == Strategy::Tensor) detail::minmax_all<MD>(w, rows, cols, &tmin, &tmax, bad);
+  const IntQParams tensor_p = a.strategy == Strategy::Tensor && !bad.any() ? quant::int_qparams(tmin, tmax, a, MD)
+                                                                          : IntQParams{1, 0};
+  const float qmin = float(a.qmin()), qmax = float(a.qmax());
+  if (!bad.any()) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t gi = 0; gi < groups_per_row; ++gi) {
+        const int64_t begin = r * cols + gi * g;
+        IntQParams p = tensor_p;
+        if (a.strategy != Strategy::Tensor) {
+          float mn, mx;
+          if (!detail::minmax<MD>(w, begin, g, &mn, &mx, bad)) break;
+          p = quant::int_qparams(mn, mx, a, MD);
+          const int64_t si = r * groups_per_row + gi;
+          store_from_f32(q.scales.data(), size_t(si), MD, p.scale);
+          if (!a.symmetric) q.zero_points[size_t(si)] = int8_t(p.zero_point);
+        }
+        IntKernel<MD>::quantize(w, begin, g, p.scale, float(p.zero_point), qmin, qmax, q.codes.data() + begin);
+      }
+    }
+  }
+  bad.throw_if_any(w, MD, cols, name);
+  if (a.strategy == Strategy::Tensor) {
+    store_from_f32(q.scales.data(), 0, MD, tensor_p.scale);
+    if (!a.symmetric) q.zero_points[0] = int8_t(tensor_p.zero_point);
+  }
+  return q;
+}
+
+}  // namespace
+
+namespace detail {
+
+QuantizedWeight quantize_int(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a,
+                             const std::string& name) {
+  switch (dtype) {
+    case DType::BF16: return quantize_int_impl<DType::BF16>(w, rows, cols, a, name);
+    case DType::F16: return quantize_int_impl<DType::F16>(w, rows, cols, a, name);
+    default: return quantize_int_impl<DType::F32>(w, rows, cols, a, name);
+  }
+}
+
+QuantizedWeight quantize_int_reference(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a) {
+  QuantizedWeight q = shaped(a, dtype, rows, cols);
+  const int64_t nslots = q.scale_rows * q.scale_cols;
+  std::vector<float> mn(size_t(nslots), std::numeric_limits<float>::infinity()), mx(size_t(nslots), -mn[0]);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float x = load_as_f32(w, size_t(r * cols + c), dtype);
+      size_t s = size_t(q.slot_of(r, c));
+      mn[s] = std::min(mn[s], x);
+      mx[s] = std::max(mx[s], x);
+    }
+  std::vector<IntQParams> ps;
+  for (int64_t s = 0; s < nslots; ++s) {
+    ps.push_back(quant::int_qparams(mn[size_t(s)], mx[size_t(s)], a, dtype));
+    store_from_f32(q.scales.data(), size_t(s), dtype, ps.back().scale);
+    if (!a.symmetric) q.zero_points[size_t(s)] = int8_t(ps.back().zero_point);
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float x = load_as_f32(w, size_t(r * cols + c), dtype);
+      q.codes[size_t(r * cols + c)] = int8_t(quant::quantize_int(x, ps[size_t(q.slot_of(r, c))], a, dtype));
+    }
+  return q;
+}
+
+}  // namespace detail
+}  // namespace lowbit::algorithms
