@@ -97,6 +97,15 @@ void dequantize(const QuantizedWeight& q, void* out) {
     for (int64_t c = 0; c < q.cols; ++c) store_from_f32(out, size_t(r * q.cols + c), q.dense_dtype, dequantized_at(q, r, c));
 }
 
+static ErrorStats stats_of(double err, double norm) {
+  ErrorStats s;
+  s.relative_error = norm > 0 ? std::sqrt(err / norm) : 0.0;
+  s.snr_db = err > 0 ? 10.0 * std::log10(norm / err) : INFINITY;
+  return s;
+}
+
+ErrorStats quantization_error(const QuantizedWeight& q) { return stats_of(q.error_sq, q.norm_sq); }
+
 ErrorStats quantization_error(const void* w, DType dtype, const QuantizedWeight& q) {
   double err = 0, norm = 0;
 #pragma omp parallel for schedule(static) reduction(+ : err, norm)
@@ -111,10 +120,7 @@ ErrorStats quantization_error(const void* w, DType dtype, const QuantizedWeight&
     err += e;
     norm += n;
   }
-  ErrorStats s;
-  s.relative_error = norm > 0 ? std::sqrt(err / norm) : 0.0;
-  s.snr_db = err > 0 ? 10.0 * std::log10(norm / err) : INFINITY;
-  return s;
+  return stats_of(err, norm);
 }
 
 float tensor_amax(const void* w, DType dtype, uint64_t n, const std::string& name) {

@@ -26,6 +26,8 @@ struct QuantizedWeight {
   float global_scale = 0;           // NVFP4: the divisor of the block scales
   DType dense_dtype = DType::BF16;  // what compressed-tensors decompresses this scheme to
   int64_t block_rows = 1, block_cols = 1;  // weights per scale slot along each dimension
+  // Filled by the quantizer in the same pass: sum (W - Q(W))^2 and sum W^2.
+  double error_sq = 0, norm_sq = 0;
   float scale_at(int64_t i) const;  // decoded value of scale slot i
   int64_t slot_of(int64_t r, int64_t c) const {
     return (r / block_rows) * scale_cols + c / block_cols;
@@ -55,6 +57,9 @@ struct ErrorStats {
   double relative_error = 0;
   double snr_db = 0;
 };
+// From the sums the quantizer accumulated while encoding.
+ErrorStats quantization_error(const QuantizedWeight& q);
+// Recomputed from scratch by dequantizing (slow; a check for tests).
 ErrorStats quantization_error(const void* w, DType dtype, const QuantizedWeight& q);
 
 // max |w| over a tensor (NaN/Inf -> UserError naming `name`).

@@ -28,7 +28,8 @@ Kind kind_of(const QuantArgs& a) {
 
 // Per-slot scale: the value the quotient divides by, and the stored bytes.
 struct SlotScale {
-  float divisor;
+  float divisor;      // what the quantizer divides by
+  float deq;          // what compressed-tensors multiplies by when it decompresses
 };
 
 template <DType MD>
@@ -36,36 +37,74 @@ SlotScale make_scale(QuantizedWeight& q, const QuantArgs& a, Kind kind, int64_t 
   if (kind == Kind::Fp8) {
     float s = quant::fp8_scale(amax, MD);
     store_from_f32(q.scales.data(), size_t(slot), MD, s);
-    return {s};
+    return {s, s};
   }
   if (kind == Kind::Mx) {
     auto m = quant::mx_scale(amax, MD, a.num_bits);
     q.scales[size_t(slot)] = m.e8m0;
-    return {m.scale};
+    return {m.scale, e8m0_decode(m.e8m0)};
   }
   auto n = quant::nvfp4_block_scale(amax, q.global_scale, MD);
   q.scales[size_t(slot)] = n.fp8;
-  return {n.value / q.global_scale};
+  return {n.value / q.global_scale, n.value / q.global_scale};
 }
 
 // x / divisor, rounded to the model dtype except for NVFP4 (float32 there, because
-// compressed-tensors' float32 global scale promotes the division), clamped, encoded.
-template <DType MD, bool kFp4, bool kRoundQuotient>
-LOWBIT_TARGET_CLONES void encode_segment(const void* w, int64_t begin, int64_t n, float divisor, int8_t* out) {
+// compressed-tensors' float32 global scale promotes the division), clamped, encoded;
+// the squared error of the dequantized value (in the dense dtype DD) is accumulated.
+// Encodes n weights starting at `begin`, in groups of g sharing scales[k] (g = n for one
+// scale); accumulates the squared error of the dequantized values (dense dtype DD).
+template <DType MD, DType DD, bool kFp4, bool kRoundQuotient>
+LOWBIT_TARGET_CLONES void encode_run(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* scales,
+                                     int8_t* out, double* err_sq, double* norm_sq) {
+  // Simple passes over an L1-sized chunk: GCC vectorises each of them, but not one fused loop.
+  const int64_t chunk = g >= 256 ? 256 : (256 / g) * g;
   const float lim = kFp4 ? 6.0f : 448.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    float v = load_as_f32(w, size_t(begin + i), MD) / divisor;
-    if (kRoundQuotient) v = round_to_dtype(v, MD);
-    v = std::min(std::max(v, -lim), lim);
-    out[i] = int8_t(kFp4 ? fp4_e2m1_encode(v) : fp8_e4m3_encode(v));
+  float x[256], v[256];
+  double e_total = 0, n_total = 0;
+  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+    const int64_t len = std::min(chunk, n - c0);
+    int8_t* o = out + c0;
+    for (int64_t i = 0; i < len; ++i) x[i] = load_as_f32(w, size_t(begin + c0 + i), MD);
+    for (int64_t j0 = 0; j0 < len; j0 += g) {  // one scale per group
+      const int64_t jn = std::min(g, len - j0);
+      const float div = scales[(c0 + j0) / g].divisor;
+      for (int64_t i = j0; i < j0 + jn; ++i) {
+        float q = x[i] / div;
+        if (kRoundQuotient) q = round_to_dtype(q, MD);
+        v[i] = std::min(std::max(q, -lim), lim);
+      }
+    }
+    for (int64_t i = 0; i < len; ++i) o[i] = int8_t(kFp4 ? fp4_e2m1_encode(v[i]) : fp8_e4m3_encode(v[i]));
+    for (int64_t j0 = 0; j0 < len; j0 += g) {
+      const int64_t jn = std::min(g, len - j0);
+      const float deq = scales[(c0 + j0) / g].deq;
+      for (int64_t i = j0; i < j0 + jn; ++i) {
+        const uint8_t code = uint8_t(o[i]);
+        v[i] = round_to_dtype((kFp4 ? fp4_e2m1_decode(code) : fp8_e4m3_decode(code)) * deq, DD);
+      }
+    }
+    float e = 0, nn = 0;
+#pragma omp simd reduction(+ : e, nn)
+    for (int64_t i = 0; i < len; ++i) {
+      const float d = x[i] - v[i];
+      e += d * d;
+      nn += x[i] * x[i];
+    }
+    e_total += e;
+    n_total += nn;
   }
+  *err_sq += e_total;
+  *norm_sq += n_total;
 }
 
 template <DType MD>
-void encode(const void* w, int64_t begin, int64_t n, float divisor, Kind kind, bool fp4, int8_t* out) {
-  if (kind == Kind::Nvfp4) encode_segment<MD, true, false>(w, begin, n, divisor, out);
-  else if (fp4) encode_segment<MD, true, true>(w, begin, n, divisor, out);
-  else encode_segment<MD, false, true>(w, begin, n, divisor, out);
+void encode(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* s, Kind kind, bool fp4, int8_t* out,
+            double* e, double* nn) {
+  if (kind == Kind::Nvfp4) encode_run<MD, DType::BF16, true, false>(w, begin, n, g, s, out, e, nn);
+  else if (kind == Kind::Mx && fp4) encode_run<MD, DType::BF16, true, true>(w, begin, n, g, s, out, e, nn);
+  else if (kind == Kind::Mx) encode_run<MD, DType::BF16, false, true>(w, begin, n, g, s, out, e, nn);
+  else encode_run<MD, MD, false, true>(w, begin, n, g, s, out, e, nn);
 }
 
 template <DType MD>
@@ -83,14 +122,19 @@ QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, c
     if (kind == Kind::Nvfp4) q.global_scale = quant::nvfp4_global_scale(shared_amax.value_or(amax), MD);
     if (a.strategy == Strategy::Tensor) {
       SlotScale s = make_scale<MD>(q, a, kind, 0, amax);
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) encode<MD>(w, r * cols, cols, s.divisor, kind, fp4, q.codes.data() + r * cols);
+      double e = 0, nn = 0;
+#pragma omp parallel for schedule(static) reduction(+ : e, nn)
+      for (int64_t r = 0; r < rows; ++r)
+        encode<MD>(w, r * cols, cols, cols, &s, kind, fp4, q.codes.data() + r * cols, &e, &nn);
+      q.error_sq = e;
+      q.norm_sq = nn;
       return q;
     }
   }
   if (a.strategy == Strategy::Block) {
     const int64_t bh = q.block_rows, bw = q.block_cols;
-#pragma omp parallel for schedule(dynamic)
+    double e = 0, nn = 0;
+#pragma omp parallel for schedule(dynamic) reduction(+ : e, nn)
     for (int64_t br = 0; br < q.scale_rows; ++br) {
       const int64_t r0 = br * bh, r1 = std::min(rows, r0 + bh);
       for (int64_t bc = 0; bc < q.scale_cols; ++bc) {
@@ -105,25 +149,34 @@ QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, c
         if (!ok) break;
         SlotScale s = make_scale<MD>(q, a, kind, br * q.scale_cols + bc, amax);
         for (int64_t r = r0; r < r1; ++r)
-          encode<MD>(w, r * cols + c0, len, s.divisor, kind, fp4, q.codes.data() + r * cols + c0);
+          encode<MD>(w, r * cols + c0, len, len, &s, kind, fp4, q.codes.data() + r * cols + c0, &e, &nn);
       }
     }
     bad.throw_if_any(w, MD, cols, name);
+    q.error_sq = e;
+    q.norm_sq = nn;
     return q;
   }
-  // Channel (one slot per row) and groups along the row.
+  // Channel (one slot per row) and groups along the row: a row's scales first, then one run.
   const int64_t g = q.block_cols, per_row = q.scale_cols;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t gi = 0; gi < per_row; ++gi) {
-      const int64_t begin = r * cols + gi * g;
-      float mn, mx;
-      if (!detail::minmax<MD>(w, begin, g, &mn, &mx, bad)) break;
-      SlotScale s = make_scale<MD>(q, a, kind, r * per_row + gi, std::max(-mn, mx));
-      encode<MD>(w, begin, g, s.divisor, kind, fp4, q.codes.data() + begin);
+  double e = 0, nn = 0;
+#pragma omp parallel reduction(+ : e, nn)
+  {
+    std::vector<SlotScale> scales(static_cast<size_t>(per_row));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      bool ok = true;
+      for (int64_t gi = 0; gi < per_row && ok; ++gi) {
+        float mn, mx;
+        ok = detail::minmax<MD>(w, r * cols + gi * g, g, &mn, &mx, bad);
+        if (ok) scales[size_t(gi)] = make_scale<MD>(q, a, kind, r * per_row + gi, std::max(-mn, mx));
+      }
+      if (ok) encode<MD>(w, r * cols, cols, g, scales.data(), kind, fp4, q.codes.data() + r * cols, &e, &nn);
     }
   }
   bad.throw_if_any(w, MD, cols, name);
+  q.error_sq = e;
+  q.norm_sq = nn;
   return q;
 }
 

@@ -20,15 +20,25 @@ namespace {
 
 template <DType MD>
 struct IntKernel {
+  // Quantizes n weights and accumulates the squared error of their dequantized values.
   LOWBIT_TARGET_CLONES
   static void quantize(const void* w, int64_t begin, int64_t n, float scale, float zp, float qmin, float qmax,
-                       int8_t* out) {
+                       int8_t* out, double* err_sq, double* norm_sq) {
+    float e = 0, nn = 0;
+#pragma omp simd reduction(+ : e, nn)
     for (int64_t i = 0; i < n; ++i) {
-      float v = round_to_dtype(load_as_f32(w, size_t(begin + i), MD) / scale, MD);
+      const float x = load_as_f32(w, size_t(begin + i), MD);
+      float v = round_to_dtype(x / scale, MD);
       v = round_to_dtype(v + zp, MD);
       v = std::min(std::max(v, qmin), qmax);
-      out[i] = int8_t(int(quant::round_half_even(v)));
+      const float r = quant::round_half_even(v);
+      out[i] = int8_t(int(r));
+      const float d = x - round_to_dtype((r - zp) * scale, MD);
+      e += d * d;
+      nn += x * x;
     }
+    *err_sq += e;
+    *norm_sq += nn;
   }
 };
 
@@ -43,8 +53,9 @@ QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, con
   const IntQParams tensor_p = a.strategy == Strategy::Tensor && !bad.any() ? quant::int_qparams(tmin, tmax, a, MD)
                                                                           : IntQParams{1, 0};
   const float qmin = float(a.qmin()), qmax = float(a.qmax());
+  double err_sq = 0, norm_sq = 0;
   if (!bad.any()) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) reduction(+ : err_sq, norm_sq)
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t gi = 0; gi < groups_per_row; ++gi) {
         const int64_t begin = r * cols + gi * g;
@@ -57,11 +68,14 @@ QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, con
           store_from_f32(q.scales.data(), size_t(si), MD, p.scale);
           if (!a.symmetric) q.zero_points[size_t(si)] = int8_t(p.zero_point);
         }
-        IntKernel<MD>::quantize(w, begin, g, p.scale, float(p.zero_point), qmin, qmax, q.codes.data() + begin);
+        IntKernel<MD>::quantize(w, begin, g, p.scale, float(p.zero_point), qmin, qmax, q.codes.data() + begin,
+                                &err_sq, &norm_sq);
       }
     }
   }
   bad.throw_if_any(w, MD, cols, name);
+  q.error_sq = err_sq;
+  q.norm_sq = norm_sq;
   if (a.strategy == Strategy::Tensor) {
     store_from_f32(q.scales.data(), 0, MD, tensor_p.scale);
     if (!a.symmetric) q.zero_points[0] = int8_t(tensor_p.zero_point);

@@ -18,10 +18,12 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  lowbit quantize ./Qwen2.5-7B-Instruct -o ./Qwen2.5-7B-W4A16 --scheme W4A16 --ignore lm_head\n"
       "  lowbit inspect ./Qwen2.5-7B-W4A16\n"
+      "  lowbit formats --quantize 0.12,-0.41,0.93 --scheme NVFP4A16 --group-size 16\n"
       "Run 'lowbit <command> --help' for a command's options.");
   cli::register_quantize(app);
   cli::register_inspect(app);
   cli::register_dequantize(app);
+  cli::register_formats(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

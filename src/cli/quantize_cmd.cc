@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/runner.h"
+#include "cli/scheme_flags.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/file_util.h"
@@ -15,23 +16,21 @@
 
 namespace lowbit::cli {
 
-using nlohmann::json;
 
 namespace {
 
 struct QuantizeFlags {
-  std::string model, output, scheme, recipe, strategy, format, block, progress = "auto", max_shard = "5GB";
-  int bits = 0, group_size = 0, threads = 0;
-  bool symmetric = false, asymmetric = false, restricted = false, overwrite = false, dry_run = false;
+  std::string model, output, recipe, progress = "auto", max_shard = "5GB";
+  SchemeFlags s;
+  int threads = 0;
+  bool overwrite = false, dry_run = false;
+  bool quiet_report = false;
   std::vector<std::string> targets, ignore;
 };
 
 quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
-  const bool explicit_args = f.bits || f.group_size || !f.strategy.empty() || f.symmetric || f.asymmetric ||
-                             !f.format.empty() || !f.block.empty();
-  if (f.symmetric && f.asymmetric) throw UserError("--symmetric and --asymmetric are exclusive");
   if (!f.recipe.empty()) {
-    if (!f.scheme.empty() || explicit_args || f.restricted || sub.count("--targets"))
+    if (f.s.any() || sub.count("--targets"))
       throw UserError("--recipe already defines the scheme and targets; drop --scheme/--format/--bits/--group-size/"
                       "--strategy/--block/--symmetric/--asymmetric/--targets (--ignore adds to the recipe's ignore list)");
     quant::Recipe r = quant::parse_recipe_yaml(io::read_text_file(f.recipe), f.recipe);
@@ -42,78 +41,7 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
     return r;
   }
   std::vector<std::string> targets = f.targets.empty() ? std::vector<std::string>{"Linear"} : f.targets;
-  quant::QuantScheme scheme;
-  if (!f.scheme.empty()) {
-    auto s = quant::preset_scheme(f.scheme, targets);
-    if (!s) {
-      std::string what = quant::is_known_unsupported_preset(f.scheme) ? " is not supported yet" : " is unknown";
-      throw UserError("scheme " + f.scheme + what + " (supported: " + quant::supported_schemes_text() + ")");
-    }
-    scheme = *s;
-  } else if (explicit_args) {
-    // Explicit weight-only args start from int4, symmetric, group 128 (or the --format's usual layout).
-    std::string base = f.format == "fp8" ? "FP8_DYNAMIC" : f.format == "fp4" ? "MXFP4A16" : "W4A16";
-    scheme = *quant::preset_scheme(base, targets);
-    scheme.input_activations.reset();
-  } else {
-    throw UserError("choose a scheme: --scheme W4A16, --recipe recipe.yaml, or explicit --format/--bits/"
-                    "--group-size/--strategy");
-  }
-  nlohmann::json w = quant::to_json(*scheme.weights);
-  if (!f.format.empty()) {
-    w["type"] = f.format == "int" ? "int" : "float";
-    w["num_bits"] = f.format == "fp8" ? 8 : f.format == "fp4" ? 4 : (f.bits ? f.bits : 4);
-    if (f.format == "int") w["scale_dtype"] = nullptr;
-  }
-  if (f.bits) {
-    if (w["type"] == "float" && f.bits != w["num_bits"].get<int>())
-      throw UserError("--bits " + std::to_string(f.bits) + " contradicts --format " + f.format);
-    w["num_bits"] = f.bits;
-  }
-  if (f.symmetric) w["symmetric"] = true;
-  if (f.asymmetric) w["symmetric"] = false;
-  if (!f.strategy.empty()) {
-    w["strategy"] = f.strategy;
-    if (f.strategy != "group") w["group_size"] = nullptr;
-    else if (f.group_size <= 0 && w["group_size"].is_null()) w["group_size"] = 128;
-    if (f.strategy != "block") w["block_structure"] = nullptr;
-  }
-  if (!f.block.empty()) {
-    auto x = f.block.find('x');
-    try {
-      if (x == std::string::npos) throw std::invalid_argument(f.block);
-      w["block_structure"] = {std::stoi(f.block.substr(0, x)), std::stoi(f.block.substr(x + 1))};
-    } catch (const std::exception&) {
-      throw UserError("--block must look like 128x128");
-    }
-    w["strategy"] = "block";
-    w["group_size"] = nullptr;
-  }
-  if (f.group_size > 0) {
-    w["group_size"] = f.group_size;
-    w["strategy"] = "group";
-    w["block_structure"] = nullptr;
-  } else if (f.group_size == -1) {
-    w["group_size"] = nullptr;
-    w["strategy"] = "channel";
-  } else if (f.group_size != 0) {
-    throw UserError("--group-size must be positive, or -1 for per-channel");
-  }
-  // Float block formats: group 32 is MX (E8M0 scales); fp4 group 16 is NVFP4 (FP8 scales, global divisor).
-  if (w["type"] == "float") {
-    bool g32 = w["group_size"] == 32, g16 = w["group_size"] == 16;
-    w["scale_dtype"] = g32 ? json("torch.uint8") : (g16 && w["num_bits"] == 4) ? json("torch.float8_e4m3fn") : json();
-    if (g16 && w["num_bits"] == 4) w["strategy"] = "tensor_group";
-  }
-  w.erase("zp_dtype");
-  w.erase("observer");
-  scheme.weights = quant::parse_quant_args(w, "command line");
-  if (f.restricted) {
-    if (!scheme.weights->symmetric || scheme.weights->type != quant::QType::Int)
-      throw UserError("--restricted-range applies to symmetric int schemes only");
-    scheme.weights->restricted_range = true;
-  }
-  quant::check_supported(scheme, "command line");
+  quant::QuantScheme scheme = scheme_from_flags(f.s, targets);
   quant::Recipe r;
   r.config_groups.emplace_back("group_0", scheme);
   r.ignore = f.ignore;
@@ -150,6 +78,18 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = progress_mode(f.progress);
   auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
+  if (!f.quiet_report) {
+    std::printf("%-48s %-8s %12s %9s\n", "module", "group", "rel. error", "SNR dB");
+    double worst = 0;
+    std::string worst_name;
+    for (const auto& e : sum.errors) {
+      std::printf("%-48s %-8s %12.5f %9.2f\n", e.module.c_str(), e.group.c_str(), e.relative_error, e.snr_db);
+      if (e.relative_error > worst) worst = e.relative_error, worst_name = e.module;
+    }
+    if (!sum.errors.empty())
+      std::printf("worst: %s (relative error %.5f); per-module report: %s/quantization_report.json\n",
+                  worst_name.c_str(), worst, f.output.c_str());
+  }
   std::printf("wrote %s: %d modules quantized, %d tensors copied, %d shard(s), %s -> %s in %.1f s (%s/s)\n",
               f.output.c_str(), sum.quantized_modules, sum.copied_tensors, sum.shards,
               Progress::human_bytes(double(sum.input_bytes)).c_str(),
@@ -165,26 +105,14 @@ void register_quantize(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("quantize", "Quantize a Hugging Face checkpoint to compressed-tensors");
   sub->add_option("model", f.model, "Model folder (config.json + *.safetensors)")->required();
   sub->add_option("-o,--output", f.output, "Output folder (written atomically)")->required();
-  sub->add_option("--scheme", f.scheme,
-                  "Preset (compressed-tensors names): W4A16, W4A16_ASYM, W8A16, W2A16..W7A16, W8A8, W4A8, "
-                  "FP8_DYNAMIC, FP8_BLOCK, MXFP8A16, MXFP8, MXFP4A16, MXFP4, NVFP4A16");
-  sub->add_option("--format", f.format, "Explicit weight format: int | fp8 | fp4 (weight-only)")
-      ->check(CLI::IsMember({"int", "fp8", "fp4"}));
-  sub->add_option("--block", f.block, "fp8 block strategy, e.g. 128x128");
+  add_scheme_flags(sub, f.s);
   sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier)");
-  sub->add_option("--bits", f.bits, "Weight bits (2..8); alone means symmetric, group 128");
-  sub->add_option("--group-size", f.group_size, "Group size along the input dimension; -1 = per channel");
-  sub->add_option("--strategy", f.strategy, "tensor | channel | group")
-      ->check(CLI::IsMember({"tensor", "channel", "group"}));
-  sub->add_flag("--symmetric", f.symmetric, "Symmetric (scale only)");
-  sub->add_flag("--asymmetric", f.asymmetric, "Asymmetric (scale + zero point)");
-  sub->add_flag("--restricted-range", f.restricted,
-                "Symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1] with scale amax/(2^(b-1)-1), e.g. int4 [-7,7] and "
-                "amax/7, instead of compressed-tensors' [-8,7] with amax/7.5");
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
   sub->add_flag("--overwrite", f.overwrite, "Replace the output folder if it exists");
   sub->add_flag("--dry-run", f.dry_run, "Print which modules would be quantized and stop");
+  sub->add_flag("--no-report", f.quiet_report,
+                "Do not print the per-module error table (it is still written to quantization_report.json)");
   sub->add_option("--threads", f.threads, "Threads (default: all cores)");
   sub->add_option("--max-shard-size", f.max_shard, "Largest output shard, e.g. 5GB, 500MB")->capture_default_str();
   sub->add_option("--progress", f.progress, "auto | bar | lines | off")->capture_default_str();

@@ -4,7 +4,8 @@
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define LOWBIT_TARGET_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// arch=haswell brings AVX2 with F16C and FMA (fast FP16 conversions); skylake-avx512 adds AVX-512.
+#define LOWBIT_TARGET_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
 #else
 #define LOWBIT_TARGET_CLONES
 #endif

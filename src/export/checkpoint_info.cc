@@ -32,10 +32,22 @@ quant::Recipe recipe_from_quantization_config(const json& qc, const std::string&
 }
 
 namespace {
-std::string describe(const quant::QuantArgs& a) {
-  std::string s = quant::to_string(a.type) + std::to_string(a.num_bits) + (a.symmetric ? " sym" : " asym");
-  if (a.strategy == quant::Strategy::Group) s += " group " + std::to_string(*a.group_size);
-  else s += " " + quant::to_string(a.strategy);
+std::string describe(const quant::QuantScheme& scheme) {
+  const quant::QuantArgs& a = *scheme.weights;
+  std::string s;
+  if (a.type == quant::QType::Float && a.strategy == quant::Strategy::TensorGroup) s = "nvfp4 (fp8 scale / 16)";
+  else if (a.type == quant::QType::Float && a.strategy == quant::Strategy::Group)
+    s = std::string(a.num_bits == 4 ? "mxfp4" : "mxfp8") + " (e8m0 scale / 32)";
+  else {
+    s = (a.type == quant::QType::Int ? "int" : "fp") + std::to_string(a.num_bits) + (a.symmetric ? " sym" : " asym");
+    if (a.strategy == quant::Strategy::Group) s += " group " + std::to_string(*a.group_size);
+    else if (a.strategy == quant::Strategy::Block)
+      s += " block " + std::to_string((*a.block_structure)[0]) + "x" + std::to_string((*a.block_structure)[1]);
+    else s += " " + quant::to_string(a.strategy);
+  }
+  if (scheme.input_activations)
+    s += ", act " + quant::to_string(scheme.input_activations->type) + std::to_string(scheme.input_activations->num_bits) +
+         " " + quant::to_string(scheme.input_activations->strategy);
   return s;
 }
 
@@ -86,7 +98,7 @@ CheckpointInfo inspect_checkpoint(const io::ModelDir& dir) {
     if (c && c->group >= 0) {
       const auto& [gname, scheme] = recipe.config_groups[size_t(c->group)];
       li.group = gname;
-      li.scheme = describe(*scheme.weights);
+      li.scheme = describe(scheme);
       for (const char* suf : {".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight",
                               ".weight_global_scale", ".input_global_scale", ".input_scale"})
         li.bytes += bytes_of(dir, m->path + suf);
@@ -155,7 +167,7 @@ std::string to_text(const CheckpointInfo& i) {
   for (const auto& [s, n] : by_scheme) o << " " << n << " " << s << ";";
   o << "\n";
   for (const auto& l : i.linears) {
-    std::snprintf(buf, sizeof buf, "  %-44s %-22s %10s  %.2f bits/w\n", l.path.c_str(), l.scheme.c_str(),
+    std::snprintf(buf, sizeof buf, "  %-44s %-34s %10s  %.2f bits/w\n", l.path.c_str(), l.scheme.c_str(),
                   Progress::human_bytes(double(l.bytes)).c_str(), l.weights ? 8.0 * double(l.bytes) / double(l.weights) : 0.0);
     o << buf;
   }

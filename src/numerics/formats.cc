@@ -42,11 +42,6 @@ inline float pow2(int k) {  // exact 2^k for k in [-149, 127]
   return std::bit_cast<float>(uint32_t(1) << (k + 149));
 }
 
-std::array<float, 256> make_decode_table(const FormatTraits& f) {
-  std::array<float, 256> t{};
-  for (int c = 0; c < (1 << f.bits); ++c) t[size_t(c)] = decode_minifloat(uint8_t(c), f);
-  return t;
-}
 }  // namespace
 
 std::span<const FormatTraits> all_formats() { return kTable; }
@@ -109,45 +104,6 @@ uint8_t encode_minifloat(float x, const FormatTraits& f, Overflow mode) {
   }
   if (ri < (1u << m)) return uint8_t(sign | ri);  // subnormal (exponent field 0)
   return uint8_t(sign | (uint32_t(ef) << m) | (ri - (1u << m)));
-}
-
-uint8_t fp8_e4m3_encode(float x) {
-  // Bit-level RNE: E4M3's normal codes are f32's top bits re-biased (127 -> 7) with the
-  // mantissa rounded from 23 to 3 bits; subnormal codes are contiguous below 2^-6.
-  uint32_t u = std::bit_cast<uint32_t>(x);
-  const uint8_t sign = uint8_t((u >> 24) & 0x80);
-  uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return uint8_t(sign | 0x7f);
-  if (a >= 0x43e00000u) return uint8_t(sign | 0x7e);  // >= 448: saturate
-  if (a < 0x3c800000u) {                              // below 2^-6: subnormal or zero
-    float r = std::nearbyint(std::bit_cast<float>(a) * 512.0f);
-    return uint8_t(sign | uint8_t(r));  // r == 8 is the smallest normal's code
-  }
-  a += 0x7ffffu + ((a >> 20) & 1u);
-  uint32_t code = (a >> 20) - (120u << 3);
-  return uint8_t(sign | (code > 0x7e ? 0x7e : code));
-}
-
-float fp8_e4m3_decode(uint8_t code) {
-  static const std::array<float, 256> t = make_decode_table(traits(Format::FP8_E4M3));
-  return t[code];
-}
-
-uint8_t fp4_e2m1_encode(float x) {
-  // Thresholds are the midpoints of the E2M1 grid 0, .5, 1, 1.5, 2, 3, 4, 6; ties go to
-  // the even mantissa (0.25->0, 0.75->1, 1.25->1, 1.75->2, 2.5->2, 3.5->4, 5->4).
-  const uint8_t sign = std::signbit(x) ? 8 : 0;
-  float a = std::fabs(x);
-  uint8_t i = a <= 0.25f ? 0 : a < 0.75f ? 1 : a <= 1.25f ? 2 : a < 1.75f ? 3 : a <= 2.5f ? 4 : a < 3.5f ? 5
-            : a <= 5.0f ? 6 : 7;
-  if (std::isnan(x)) return 0;
-  return uint8_t(sign | i);
-}
-
-float fp4_e2m1_decode(uint8_t code) {
-  static const float kGrid[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
-  float v = kGrid[code & 7];
-  return (code & 8) ? -v : v;
 }
 
 float e8m0_decode(uint8_t e) {

@@ -57,11 +57,17 @@ inline uint16_t f32_to_fp16(float f) {
 }
 
 // Round a float to the precision of a model dtype (identity for F32) - used to
-// emulate PyTorch arithmetic in bf16/fp16 bit-exactly.
+// emulate PyTorch arithmetic in bf16/fp16 bit-exactly. Branch-free so that the
+// quantization loops vectorise; the inputs there are finite (checked beforehand),
+// and for finite values this equals the round trip through f32_to_bf16 / f32_to_fp16.
 inline float round_to_dtype(float f, DType t) {
   switch (t) {
-    case DType::BF16: return bf16_to_f32(f32_to_bf16(f));
-    case DType::F16: return fp16_to_f32(f32_to_fp16(f));
+    case DType::BF16: {
+      uint32_t u = std::bit_cast<uint32_t>(f);
+      u += 0x7fffu + ((u >> 16) & 1u);
+      return std::bit_cast<float>(u & 0xffff0000u);
+    }
+    case DType::F16: return float(static_cast<_Float16>(f));  // RNE, subnormals, overflow to inf
     default: return f;
   }
 }

@@ -181,7 +181,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
       auto sh = shared_amax.find(m->path);
       auto q = algorithms::rtn_quantize(src.data(), src.info->dtype, m->out_features, m->in_features, *scheme.weights,
                                         where(src), sh == shared_amax.end() ? std::nullopt : std::optional(sh->second));
-      auto err = algorithms::quantization_error(src.data(), src.info->dtype, q);
+      auto err = algorithms::quantization_error(q);
       sum.errors.push_back({m->path, gname, err.relative_error, err.snr_db});
       for (const auto& t : exporter::quantized_tensors(m->path, scheme, q))
         writer.write(t.spec.name, t.bytes.data(), t.bytes.size());

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "export/checkpoint_info.h"
@@ -308,4 +309,28 @@ TEST_F(Cli, BlockAndGroupShapesAreCheckedPerLayer) {
   // MXFP4's 32-wide groups divide 320 and 512: fine.
   r = run("quantize " + m.string() + " -o " + out.string() + " --scheme MXFP4A16 --ignore lm_head");
   EXPECT_EQ(r.rc, 0) << r.out;
+}
+
+TEST_F(Cli, FormatsTableAndSeedExample) {
+  auto t = run("formats");
+  ASSERT_EQ(t.rc, 0) << t.out;
+  EXPECT_NE(t.out.find("fp8_e4m3     8 E4M3             448"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("fp4_e2m1     4 E2M1               6"), std::string::npos);
+  // The seed's example: symmetric int4 in [-7, 7] with scale amax / 7.
+  auto r = run("formats --quantize 0.12,-0.41,0.93,-0.05,0.55,-0.88,0.27,0.02 --restricted-range");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("scale[0] = 0.132857144"), std::string::npos) << r.out;  // 0.93 / 7
+  std::vector<int> codes;
+  std::istringstream in(r.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    int i, code;
+    float value;
+    if (std::sscanf(line.c_str(), "%d %f %d", &i, &value, &code) == 3) codes.push_back(code);
+  }
+  EXPECT_EQ(codes, (std::vector<int>{1, -3, 7, 0, 4, -7, 2, 0}));
+  auto bad = run("formats --quantize 0.1,0.2,0.3 --scheme MXFP4A16");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.out.find("not divisible by group size 32"), std::string::npos) << bad.out;
+  EXPECT_EQ(run("formats --quantize 0.1,abc").rc, 2);
 }

@@ -59,6 +59,8 @@ TEST(RtnFloat, VectorisedMatchesScalarReferenceForEveryFloatScheme) {
       EXPECT_EQ(fast.scales, ref.scales) << name;
       EXPECT_EQ(fast.global_scale, ref.global_scale) << name;
       auto err = algorithms::quantization_error(w.data(), dt, fast);
+      auto fused = algorithms::quantization_error(fast);  // accumulated while encoding
+      EXPECT_NEAR(fused.relative_error, err.relative_error, 1e-5 * err.relative_error) << name;
       EXPECT_LT(err.relative_error, a.num_bits == 8 ? 0.05 : 0.2) << name;
       EXPECT_GT(err.snr_db, a.num_bits == 8 ? 26.0 : 14.0) << name;
     }

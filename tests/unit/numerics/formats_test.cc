@@ -27,7 +27,9 @@ TEST(Formats, EveryCodeDecodesAndReencodesToItself) {
       if (std::isinf(v)) ++infs;
       else values.insert(v);
       EXPECT_EQ(encode_minifloat(v, f, Overflow::Torch), c) << f.name << " code " << c << " value " << v;
-      if (!std::isinf(v)) EXPECT_EQ(encode_minifloat(v, f, Overflow::Saturate), c) << f.name << " " << c;
+      if (!std::isinf(v)) {
+        EXPECT_EQ(encode_minifloat(v, f, Overflow::Saturate), c) << f.name << " " << c;
+      }
     }
     EXPECT_EQ(*values.rbegin(), float(f.max_finite)) << f.name;
     float smallest = 1e30f, smallest_normal = 1e30f;
@@ -59,7 +61,9 @@ TEST(Formats, E4M3FnSaturationAndTies) {
   EXPECT_EQ(encode_minifloat(1.1875f, f), 0x3A);   // 1.125 + half ulp ties to 1.25 (even)
   EXPECT_EQ(encode_minifloat(-0.0f, f), 0x80);
   for (int c = 0; c < 256; ++c)
-    if (!std::isnan(decode_minifloat(uint8_t(c), f))) EXPECT_EQ(fp8_e4m3_decode(uint8_t(c)), decode_minifloat(uint8_t(c), f));
+    if (!std::isnan(decode_minifloat(uint8_t(c), f))) {
+      EXPECT_EQ(fp8_e4m3_decode(uint8_t(c)), decode_minifloat(uint8_t(c), f));
+    }
 }
 
 TEST(Formats, E5M2IsIeeeLike) {
@@ -90,6 +94,16 @@ TEST(Formats, E2M1GridAndTies) {
   // The fast encoder equals the generic one on a dense sweep.
   for (float x = -7.0f; x <= 7.0f; x += 1.0f / 1024)
     EXPECT_EQ(fp4_e2m1_encode(x), encode_minifloat(x, f)) << x;
+}
+
+TEST(Formats, FastFp4MatchesGenericOnEveryCodeAndBf16Value) {
+  const auto& f = traits(Format::FP4_E2M1);
+  for (int c = 0; c < 16; ++c) EXPECT_EQ(fp4_e2m1_decode(uint8_t(c)), decode_minifloat(uint8_t(c), f)) << c;
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    float x = std::bit_cast<float>(h << 16);
+    if (std::isnan(x)) continue;
+    ASSERT_EQ(fp4_e2m1_encode(x), encode_minifloat(x, f)) << x;
+  }
 }
 
 TEST(Formats, Fp6Ranges) {

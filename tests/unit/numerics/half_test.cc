@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include "numerics/scan.h"
 
 using namespace lowbit;
@@ -51,4 +53,16 @@ TEST(Scan, FindsFirstNonFinite) {
   std::vector<float> f(10, 1.0f);
   f[3] = NAN;
   EXPECT_EQ(find_non_finite(f.data(), f.size(), DType::F32), 3);
+}
+
+TEST(Half, RoundToDtypeEqualsTheRoundTrip) {
+  // The branch-free rounding used in kernels equals the checked conversions on finite values.
+  for (uint64_t u = 0; u < (1ull << 32); u += 997) {
+    float f = std::bit_cast<float>(uint32_t(u));
+    if (!std::isfinite(f)) continue;
+    ASSERT_EQ(std::bit_cast<uint32_t>(round_to_dtype(f, DType::BF16)), std::bit_cast<uint32_t>(bf16_to_f32(f32_to_bf16(f))))
+        << f;
+    float h = round_to_dtype(f, DType::F16), ref = fp16_to_f32(f32_to_fp16(f));
+    ASSERT_TRUE(h == ref || (std::isnan(h) && std::isnan(ref))) << f;
+  }
 }

@@ -91,6 +91,8 @@ TEST(Rtn, VectorisedMatchesScalarReference) {
       EXPECT_EQ(fast.codes, ref.codes);
       EXPECT_EQ(fast.scales, ref.scales);
       EXPECT_EQ(fast.zero_points, ref.zero_points);
+      auto slow = algorithms::quantization_error(w.data(), dt, fast), fused = algorithms::quantization_error(fast);
+      EXPECT_NEAR(fused.relative_error, slow.relative_error, 1e-5 * slow.relative_error + 1e-12);
       // Dequantized values stay within half a step of the original (plus clipping at +amax).
       std::vector<uint8_t> dq(w.size());
       algorithms::dequantize(fast, dq.data());

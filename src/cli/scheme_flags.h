@@ -1,0 +1,27 @@
+// The flags that choose a scheme (a preset or explicit format/bits/group/strategy),
+// shared by `quantize` and `formats --quantize`.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "quant/quant_args.h"
+
+namespace lowbit::cli {
+
+struct SchemeFlags {
+  std::string scheme, format, strategy, block;
+  int bits = 0, group_size = 0;
+  bool symmetric = false, asymmetric = false, restricted = false;
+  bool any_explicit() const {
+    return bits || group_size || !strategy.empty() || symmetric || asymmetric || !format.empty() || !block.empty() ||
+           restricted;
+  }
+  bool any() const { return !scheme.empty() || any_explicit(); }
+};
+
+void add_scheme_flags(CLI::App* sub, SchemeFlags& f);
+// Throws UserError if the flags are contradictory or name nothing lowbit can write.
+quant::QuantScheme scheme_from_flags(const SchemeFlags& f, const std::vector<std::string>& targets);
+
+}  // namespace lowbit::cli
