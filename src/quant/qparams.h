@@ -98,13 +98,18 @@ struct MxScale {
 // MX block scale: e = 127 + log2(p2) - offset, offset = floor(log2(elem max)) = 2 (FP4), 8 (FP8).
 inline MxScale mx_scale(float amax, DType md, int elem_bits) {
   const int offset = elem_bits == 4 ? 2 : 8;
-  float p2 = mx_round_pow2(amax, md);
-  int e = p2 > 0.0f ? 127 + int(std::floor(std::log2(p2))) - offset : 0;
+  const float p2 = mx_round_pow2(amax, md);  // 0, inf or a power of two
+  const uint32_t pb = std::bit_cast<uint32_t>(p2);
+  const int exp_field = int((pb >> 23) & 0xff);  // p2 is a normal f32 (or 0 / inf)
+  int e = p2 > 0.0f ? exp_field - offset : 0;
   if (std::isinf(p2)) e = 255;
   e = std::clamp(e, 0, 255);
-  float s = round_to_dtype(std::ldexp(1.0f, e - 127), md);
-  if (s == 0.0f) s = 1.0f;  // compressed-tensors' eps for a uint8 scale dtype
-  return {e8m0_from_scale(s), s};
+  // 2^(e-127) in the model dtype: exact in bf16/f32 (their range reaches 2^-133 / 2^-149);
+  // fp16 may underflow to 0, which compressed-tensors then replaces by 1 (uint8 eps).
+  float s = md == DType::F16 ? round_to_dtype(std::ldexp(1.0f, e - 127), md) : e8m0_decode(uint8_t(std::min(e, 254)));
+  if (e == 255) s = INFINITY;
+  if (s == 0.0f) s = 1.0f;
+  return {s == 1.0f && e != 127 ? uint8_t(127) : uint8_t(std::min(e, 254)), s};
 }
 
 // NVFP4 global scale (a divisor): 448 * 6 / amax in the model dtype, as float32. PyTorch
