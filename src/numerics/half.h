@@ -67,7 +67,12 @@ inline float round_to_dtype(float f, DType t) {
       u += 0x7fffu + ((u >> 16) & 1u);
       return std::bit_cast<float>(u & 0xffff0000u);
     }
-    case DType::F16: return float(static_cast<_Float16>(f));  // RNE, subnormals, overflow to inf
+    case DType::F16:
+#if defined(__GNUC__) && !defined(__clang__)
+      return float(static_cast<_Float16>(f));  // RNE, subnormals, overflow to inf (F16C in the AVX2 clones)
+#else
+      return fp16_to_f32(f32_to_fp16(f));  // clang 14 has no x86 _Float16
+#endif
     default: return f;
   }
 }
