@@ -25,7 +25,7 @@ compat: build
 fuzz: deps
 	scripts/fuzz.sh --runs $(FUZZ_RUNS)
 
-test: unit compat fuzz
+test: unit fuzz compat
 
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
