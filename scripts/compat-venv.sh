@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# Creates (once) and prints the path of the Python environment for the real-client
-# tests, pinned by tests/compat/requirements.lock and cached under ~/.cache/lowbit.
+# Creates (once), updates (when tests/compat/requirements.lock changes) and prints the
+# path of the Python environment for the real-client tests, cached under ~/.cache/lowbit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 lock="$root/tests/compat/requirements.lock"
 hash="$(sha256sum "$lock" | cut -c1-16)"
-venv="${LOWBIT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lowbit/venv-$hash}"
-if [ ! -f "$venv/.complete" ]; then
-  echo "compat-venv: creating $venv (torch, transformers, compressed-tensors; first run downloads ~3 GB)" >&2
+venv="${LOWBIT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lowbit/venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "compat-venv: creating $venv (torch, transformers, compressed-tensors, gguf; first run downloads ~3 GB)" >&2
   rm -rf "$venv"
   mkdir -p "$(dirname "$venv")"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$lock" >&2
-  touch "$venv/.complete"
+fi
+if [ "$(cat "$venv/.lock-hash" 2>/dev/null)" != "$hash" ]; then
+  echo "compat-venv: installing $lock into $venv" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock" >&2
+  echo "$hash" > "$venv/.lock-hash"
 fi
 echo "$venv"
