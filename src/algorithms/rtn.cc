@@ -104,6 +104,12 @@ static ErrorStats stats_of(double err, double norm) {
   return s;
 }
 
+void dequantize_rows_f32(const QuantizedWeight& q, int64_t r0, int64_t r1, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = 0; c < q.cols; ++c) out[(r - r0) * q.cols + c] = dequantized_at(q, r, c);
+}
+
 ErrorStats quantization_error(const QuantizedWeight& q) { return stats_of(q.error_sq, q.norm_sq); }
 
 ErrorStats quantization_error(const void* w, DType dtype, const QuantizedWeight& q) {

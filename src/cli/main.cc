@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cli::register_inspect(app);
   cli::register_dequantize(app);
   cli::register_formats(app);
+  cli::register_forward(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

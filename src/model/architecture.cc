@@ -85,6 +85,31 @@ Architecture architecture_from_config(const json& c, const std::string& label) {
   if (a.heads % a.kv_heads != 0)
     throw UserError(label + ": num_attention_heads is not a multiple of num_key_value_heads");
   a.tied_embeddings = c.value("tie_word_embeddings", false);
+  a.qk_norm = fam->qk_norm;
+  auto num = [&](const char* key, double dflt) {
+    auto it = c.find(key);
+    if (it == c.end() || it->is_null()) return dflt;
+    if (!it->is_number()) throw UserError(label + ": " + key + " must be a number");
+    return it->get<double>();
+  };
+  a.rms_norm_eps = num("rms_norm_eps", 1e-6);
+  a.rope_theta = num("rope_theta", 10000.0);
+  // transformers v5 may write rope settings under rope_parameters; older configs use rope_scaling.
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    auto it = c.find(key);
+    if (it == c.end() || !it->is_object()) continue;
+    const auto& r = *it;
+    std::string type = r.value("rope_type", r.value("type", std::string("default")));
+    if (r.contains("rope_theta") && r["rope_theta"].is_number()) a.rope_theta = r["rope_theta"].get<double>();
+    if (type == "default") continue;
+    if (type != "linear" && type != "llama3")
+      throw UserError(label + ": " + key + " type '" + type + "' is not supported (default, linear, llama3)");
+    a.rope_type = type;
+    a.rope_factor = r.value("factor", 1.0);
+    a.rope_low_freq_factor = r.value("low_freq_factor", 1.0);
+    a.rope_high_freq_factor = r.value("high_freq_factor", 4.0);
+    a.rope_original_max_positions = r.value("original_max_position_embeddings", int64_t(8192));
+  }
   bool qkv_bias = c.value("attention_bias", fam->qkv_bias_default);
   bool o_bias = fam->qkv_bias_default ? false : qkv_bias;  // Qwen2: q/k/v biased, o_proj not
   bool mlp_bias = c.value("mlp_bias", false);

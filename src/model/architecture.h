@@ -30,6 +30,12 @@ struct Architecture {
   std::string model_type;  // "llama"
   int64_t num_layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, head_dim = 0, vocab = 0;
   bool tied_embeddings = false;
+  bool qk_norm = false;  // Qwen3: RMSNorm over head_dim on q and k, before RoPE
+  double rms_norm_eps = 1e-6, rope_theta = 10000.0;
+  // rope_scaling: "" (none), "linear" (positions / factor) or "llama3" (frequency-dependent).
+  std::string rope_type;
+  double rope_factor = 1.0, rope_low_freq_factor = 1.0, rope_high_freq_factor = 4.0;
+  int64_t rope_original_max_positions = 8192;
   std::vector<Module> modules;  // in torch named_modules() order
   std::vector<Param> params;    // every parameter the checkpoint must hold
 

@@ -13,35 +13,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from conftest import MODELS, SCHEMES
 from compressed_tensors.compressors import BaseCompressor
 from compressed_tensors.quantization import QuantizationConfig, QuantizationStrategy
 from compressed_tensors.quantization.utils.helpers import calculate_qparams, generate_gparam
-
-MODELS = {
-    "llama": dict(arch="llama", shards=2),
-    "qwen2-tied": dict(arch="qwen2", tied=True),
-    "qwen3-f16": dict(arch="qwen3", dtype="f16", head_dim=64, heads=4, kv_heads=2),
-    "mistral-f32": dict(arch="mistral", dtype="f32"),
-}
-
-SCHEMES = {
-    "W4A16": ["--scheme", "W4A16"],
-    "W4A16_ASYM": ["--scheme", "W4A16_ASYM"],
-    "W8A16": ["--scheme", "W8A16"],
-    "int8-channel-asym": ["--bits", "8", "--strategy", "channel", "--asymmetric"],
-    "int4-tensor-asym": ["--bits", "4", "--strategy", "tensor", "--asymmetric"],
-    "int3-g64": ["--bits", "3", "--group-size", "64"],
-    "int4-restricted": ["--scheme", "W4A16", "--restricted-range"],
-    "W8A8": ["--scheme", "W8A8"],
-    "W4A8": ["--scheme", "W4A8"],
-    "FP8_DYNAMIC": ["--scheme", "FP8_DYNAMIC"],
-    "FP8_BLOCK": ["--scheme", "FP8_BLOCK"],
-    "fp8-tensor-weight-only": ["--format", "fp8", "--strategy", "tensor"],
-    "MXFP8": ["--scheme", "MXFP8"],
-    "MXFP4A16": ["--scheme", "MXFP4A16"],
-    "MXFP4": ["--scheme", "MXFP4"],
-    "NVFP4A16": ["--scheme", "NVFP4A16"],
-}
 
 CASES = ([("llama", s) for s in SCHEMES] +
          [(m, sc) for m in MODELS if m != "llama" for sc in ("W4A16", "W4A16_ASYM", "FP8_DYNAMIC", "NVFP4A16")])
@@ -53,25 +28,6 @@ def load_dir(path):
     for f in sorted(path.glob("*.safetensors")):
         tensors.update(load_file(str(f)))
     return tensors
-
-
-@pytest.fixture(scope="module")
-def checkpoints(tiny_model, lowbit, tmp_path_factory):
-    """(model, scheme) -> (original dir, quantized dir, our dequantized dir)."""
-    out = tmp_path_factory.mktemp("ckpt")
-    cache = {}
-
-    def get(model, scheme):
-        key = (model, scheme)
-        if key not in cache:
-            src = tiny_model(model, **MODELS[model])
-            q, d = out / f"{model}-{scheme}", out / f"{model}-{scheme}-dense"
-            lowbit("quantize", src, "-o", q, "--ignore", "lm_head", "--max-shard-size", "1MB",
-                   "--progress", "off", *SCHEMES[scheme])
-            lowbit("dequantize", q, "-o", d)
-            cache[key] = (src, q, d)
-        return cache[key]
-    return get
 
 
 def quantized_modules(qdir):

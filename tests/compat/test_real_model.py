@@ -1,8 +1,6 @@
 """A real model end to end: SmolLM2-135M-Instruct (see tests/fixtures/smollm2.py), quantized
 by lowbit, loaded by transformers on CPU, and compared with the original on WikiText-2 text.
 """
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,13 +8,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 WIKITEXT = ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
-
-
-@pytest.fixture(scope="module")
-def smollm2():
-    out = subprocess.run([sys.executable, str(ROOT / "tests" / "fixtures" / "smollm2.py")], check=True,
-                         capture_output=True, text=True)
-    return Path(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,38 @@
+#include "model/linear.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+
+#include "numerics/half.h"
+
+namespace lowbit::model {
+
+namespace {
+constexpr int64_t kTileRows = 256;  // rows of W converted per step: 256 x K floats stay in L2
+}
+
+void Linear::forward(const float* x, int64_t tokens, float* y) const {
+  std::vector<float> tile(size_t(std::min(kTileRows, out_) * in_));
+  for (int64_t r0 = 0; r0 < out_; r0 += kTileRows) {
+    const int64_t r1 = std::min(out_, r0 + kTileRows), n = r1 - r0;
+    rows_f32(r0, r1, tile.data());
+    // y[:, r0:r1] = x [T, K] * tile^T [K, n]
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(tokens), int(n), int(in_), 1.0f, x, int(in_),
+                tile.data(), int(in_), 0.0f, y + r0, int(out_));
+  }
+  if (bias_) {
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t o = 0; o < out_; ++o) y[t * out_ + o] += load_as_f32(bias_, size_t(o), bias_dtype_);
+  }
+}
+
+void DenseLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
+  const int64_t k = in();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t c = 0; c < k; ++c) dst[(r - r0) * k + c] = load_as_f32(data_, size_t(r * k + c), dtype_);
+}
+
+}  // namespace lowbit::model

@@ -1,0 +1,42 @@
+// A Linear layer as the forward pass sees it: y = x W^T (+ b) for a batch of tokens.
+// Weights stay as stored (BF16/F16/F32, or quantized codes): the kernel converts a tile
+// of rows to float32 on the fly and multiplies it with BLAS, so no dense copy of the
+// model is ever made.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace lowbit::model {
+
+class Linear {
+ public:
+  Linear(int64_t in, int64_t out) : in_(in), out_(out) {}
+  virtual ~Linear() = default;
+  int64_t in() const { return in_; }
+  int64_t out() const { return out_; }
+  // Rows [r0, r1) of W as float32, row-major (K floats per row), into `dst`.
+  virtual void rows_f32(int64_t r0, int64_t r1, float* dst) const = 0;
+  // y[T, out] = x[T, in] W^T + bias.
+  void forward(const float* x, int64_t tokens, float* y) const;
+  void set_bias(const void* data, DType dtype) { bias_ = data, bias_dtype_ = dtype; }
+
+ private:
+  int64_t in_, out_;
+  const void* bias_ = nullptr;
+  DType bias_dtype_ = DType::F32;
+};
+
+// Weights as stored in a safetensors file (BF16, F16 or F32), e.g. straight from the mmap.
+class DenseLinear : public Linear {
+ public:
+  DenseLinear(const void* data, DType dtype, int64_t in, int64_t out) : Linear(in, out), data_(data), dtype_(dtype) {}
+  void rows_f32(int64_t r0, int64_t r1, float* dst) const override;
+
+ private:
+  const void* data_;
+  DType dtype_;
+};
+
+}  // namespace lowbit::model

@@ -1,0 +1,54 @@
+// The forward pass of Llama-family decoders (Llama, Mistral, Qwen2, Qwen3): embeddings,
+// RMSNorm, RoPE (default, linear, llama3), grouped-query causal attention, SwiGLU MLP,
+// tied or untied head. Activations and accumulation in float32; weights as stored.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "model/architecture.h"
+#include "model/linear.h"
+
+namespace lowbit::model {
+
+struct TensorView {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+};
+
+// Where the forward pass gets its weights: dense tensors (norms, embeddings, biases) and
+// Linear layers (dense or quantized; the source decides).
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  virtual TensorView tensor(const std::string& name) const = 0;  // throws UserError if missing
+  virtual bool has_tensor(const std::string& name) const = 0;
+  virtual std::unique_ptr<Linear> linear(const Module& m) const = 0;
+};
+
+class Transformer {
+ public:
+  Transformer(const Architecture& arch, const WeightSource& weights);
+  // Logits [tokens.size(), vocab] for one causal sequence.
+  std::vector<float> forward(const std::vector<int32_t>& tokens) const;
+  const Architecture& arch() const { return arch_; }
+
+ private:
+  struct Layer {
+    std::unique_ptr<Linear> q, k, v, o, gate, up, down;
+    TensorView input_norm, post_norm, q_norm, k_norm;
+  };
+  void attention(const Layer& l, const float* x, int64_t T, float* out) const;
+  void rope(float* v, int64_t T, int64_t heads) const;
+
+  Architecture arch_;
+  TensorView embed_, final_norm_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<Linear> head_;
+  std::vector<float> inv_freq_;
+};
+
+}  // namespace lowbit::model
