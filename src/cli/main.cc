@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   cli::register_dequantize(app);
   cli::register_formats(app);
   cli::register_forward(app);
+  cli::register_tokenize(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

@@ -1,0 +1,35 @@
+// tokenizer.json (Hugging Face `tokenizers`) BPE: added/special tokens, pre-tokenizers
+// (ByteLevel with the GPT-2 regex, Split with any regex, Digits, Sequence), byte-level
+// BPE merges by rank. Token ids equal the reference library's on the same text.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lowbit::tokenizer {
+
+class Tokenizer {
+ public:
+  // Throws UserError for files it cannot read or features it does not support.
+  static Tokenizer from_file(const std::filesystem::path& tokenizer_json);
+  static Tokenizer from_json_text(const std::string& text, const std::string& label);
+  ~Tokenizer();
+  Tokenizer(Tokenizer&&) noexcept;
+  Tokenizer& operator=(Tokenizer&&) noexcept;
+
+  // Ids of `text` as tokenizers' encode(text, add_special_tokens=False) gives them.
+  std::vector<int32_t> encode(const std::string& text) const;
+  std::string decode(const std::vector<int32_t>& ids) const;
+  int32_t token_id(const std::string& token) const;  // -1 if absent
+  size_t vocab_size() const;
+
+ private:
+  Tokenizer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lowbit::tokenizer
