@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::register_formats(app);
   cli::register_forward(app);
   cli::register_tokenize(app);
+  cli::register_eval(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

@@ -1,0 +1,143 @@
+// `lowbit eval`: perplexity of a checkpoint on a text, and with --base the KL divergence,
+// top-1 agreement and RMS delta-p against the original, as llama.cpp's perplexity tool.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/runner.h"
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/progress.h"
+#include "eval/perplexity.h"
+#include "export/checkpoint_weights.h"
+#include "io/file_util.h"
+#include "io/model_dir.h"
+#include "model/transformer.h"
+#include "tokenizer/bpe_tokenizer.h"
+
+namespace lowbit::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+struct Loaded {
+  std::unique_ptr<io::ModelDir> dir;
+  model::Architecture arch;
+  std::unique_ptr<exporter::CheckpointWeights> weights;
+  std::unique_ptr<model::Transformer> net;
+};
+
+Loaded load(const std::string& path) {
+  Loaded l;
+  l.dir = std::make_unique<io::ModelDir>(path);
+  l.arch = model::architecture_from_config(l.dir->config(), (l.dir->path() / "config.json").string());
+  l.weights = std::make_unique<exporter::CheckpointWeights>(*l.dir, l.arch);
+  l.net = std::make_unique<model::Transformer>(l.arch, *l.weights);
+  return l;
+}
+
+// BOS from tokenizer_config.json: used when it says add_bos_token (Llama-style tokenizers).
+int32_t bos_id(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::string& mode) {
+  if (mode == "no") return -1;
+  json cfg;
+  if (fs::exists(dir / "tokenizer_config.json")) cfg = json::parse(io::read_text_file(dir / "tokenizer_config.json"), nullptr, false);
+  std::string bos;
+  if (cfg.is_object() && cfg.contains("bos_token")) {
+    const json& b = cfg["bos_token"];
+    bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
+  }
+  const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
+  if (mode == "auto" && !add) return -1;
+  int32_t id = bos.empty() ? -1 : tok.token_id(bos);
+  if (id < 0) throw UserError("--bos: the tokenizer defines no BOS token");
+  return id;
+}
+}  // namespace
+
+void register_eval(CLI::App& app) {
+  static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
+  static int64_t ctx = 512, chunks = -1;
+  static int threads = 0;
+  CLI::App* sub = app.add_subcommand("eval", "Perplexity, and KL divergence / top-1 agreement against a base model");
+  sub->add_option("model", model_path, "Model folder (dense or quantized)")->required();
+  sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)")->required();
+  sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL)");
+  sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
+  sub->add_option("--protocol", protocol,
+                  "llama.cpp: chunks of --ctx, BOS first if the tokenizer adds one, score the second half; "
+                  "paper: non-overlapping windows, every token scored")
+      ->check(CLI::IsMember({"llama.cpp", "paper"}))
+      ->capture_default_str();
+  sub->add_option("--chunks", chunks, "Evaluate only the first N chunks");
+  sub->add_option("--bos", bos, "auto (tokenizer_config add_bos_token) | yes | no")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))
+      ->capture_default_str();
+  sub->add_option("--json", json_path, "Also write the results as JSON");
+  sub->add_option("--threads", threads, "Threads (default: all cores)");
+  sub->footer(
+      "Examples:\n"
+      "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json");
+  register_runner("eval", [] {
+    set_threads(threads);
+    Loaded m = load(model_path);
+    std::optional<Loaded> b;
+    if (!base_path.empty()) {
+      b = load(base_path);
+      if (b->arch.vocab != m.arch.vocab) throw UserError("--base has a different vocabulary size");
+    }
+    fs::path tok_dir = fs::exists(m.dir->path() / "tokenizer.json") ? m.dir->path()
+                       : b ? b->dir->path() : m.dir->path();
+    auto tok = tokenizer::Tokenizer::from_file(tok_dir / "tokenizer.json");
+    auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
+    eval::EvalOptions o;
+    o.ctx = ctx;
+    o.protocol = protocol == "paper" ? eval::Protocol::Paper : eval::Protocol::LlamaCpp;
+    o.max_chunks = chunks;
+    o.bos_id = bos_id(tok_dir, tok, bos);
+    const int64_t total = std::min<int64_t>(int64_t(tokens.size()) / ctx, chunks > 0 ? chunks : INT64_MAX);
+    Progress progress("eval", uint64_t(total), uint64_t(total * ctx));
+    auto fwd = [&](const model::Transformer& net) {
+      return [&net](const std::vector<int32_t>& t) {
+        check_interrupted();
+        return net.forward(t);
+      };
+    };
+    eval::LogitsFn base_fn;
+    if (b) base_fn = fwd(*b->net);
+    auto r = eval::evaluate(tokens, m.arch.vocab, fwd(*m.net), base_fn, o,
+                            [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
+    progress.finish();
+    std::printf("model            %s\n", model_path.c_str());
+    std::printf("text             %s (%zu tokens; %ld chunks of %ld, protocol %s, BOS %s)\n", text_path.c_str(),
+                tokens.size(), long(r.chunks), long(ctx), protocol.c_str(), o.bos_id >= 0 ? "yes" : "no");
+    std::printf("tokens scored    %ld\n", long(r.tokens_scored));
+    std::printf("PPL              %.4f +/- %.4f\n", r.ppl, r.ppl_stderr);
+    if (r.has_base) {
+      std::printf("base PPL         %.4f +/- %.4f   (delta PPL %+.4f)\n", r.base_ppl, r.base_ppl_stderr, r.ppl - r.base_ppl);
+      std::printf("mean KLD         %.6f   (99th percentile %.6f)\n", r.mean_kld, r.kld_p99);
+      std::printf("same top token   %.3f %%\n", 100.0 * r.top1_agreement);
+      std::printf("RMS delta p      %.3f %%\n", 100.0 * r.rms_dp);
+    }
+    if (!json_path.empty()) {
+      json j{{"model", model_path}, {"text", text_path}, {"ctx", ctx}, {"protocol", protocol},
+             {"chunks", r.chunks}, {"tokens_scored", r.tokens_scored}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr},
+             {"bos", o.bos_id >= 0}};
+      if (r.has_base) {
+        j["base"] = base_path;
+        j["base_ppl"] = r.base_ppl;
+        j["base_ppl_stderr"] = r.base_ppl_stderr;
+        j["mean_kld"] = r.mean_kld;
+        j["kld_p99"] = r.kld_p99;
+        j["top1_agreement"] = r.top1_agreement;
+        j["rms_dp"] = r.rms_dp;
+      }
+      io::write_text_file(json_path, j.dump(2) + "\n");
+    }
+    return 0;
+  });
+}
+
+}  // namespace lowbit::cli

@@ -1,0 +1,39 @@
+// Perplexity of a model on a token stream, and, against a base model on the same
+// chunks, the statistics llama.cpp's perplexity tool prints: KL divergence (mean, 99th
+// percentile), top-1 agreement, RMS of the change in the correct token's probability.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace lowbit::eval {
+
+enum class Protocol {
+  LlamaCpp,  // chunks of ctx, first token -> BOS (if the model adds one), score the second half
+  Paper,     // GPTQ/AWQ papers: non-overlapping windows of ctx, every next-token prediction scored
+};
+
+struct EvalOptions {
+  int64_t ctx = 512;
+  Protocol protocol = Protocol::LlamaCpp;
+  int64_t max_chunks = -1;  // -1: all
+  int32_t bos_id = -1;      // >= 0: replace each chunk's first token (llama.cpp protocol)
+};
+
+struct EvalResult {
+  int64_t chunks = 0, tokens_scored = 0;
+  double ppl = 0, ppl_stderr = 0;  // stderr of the perplexity (delta method on mean NLL)
+  // With a base model:
+  bool has_base = false;
+  double base_ppl = 0, base_ppl_stderr = 0;
+  double mean_kld = 0, kld_p99 = 0, top1_agreement = 0, rms_dp = 0;
+};
+
+// `logits(chunk_tokens)` returns [n, vocab] logits; `base` likewise (or empty). `progress`
+// is called after each chunk with (chunks done, total).
+using LogitsFn = std::function<std::vector<float>(const std::vector<int32_t>&)>;
+EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const LogitsFn& logits, const LogitsFn& base,
+                    const EvalOptions& opts, const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace lowbit::eval
