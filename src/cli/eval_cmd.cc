@@ -98,7 +98,8 @@ void register_eval(CLI::App& app) {
     o.max_chunks = chunks;
     o.bos_id = bos_id(tok_dir, tok, bos);
     const int64_t total = std::min<int64_t>(int64_t(tokens.size()) / ctx, chunks > 0 ? chunks : INT64_MAX);
-    Progress progress("eval", uint64_t(total), uint64_t(total * ctx));
+    Progress progress("eval", uint64_t(total), uint64_t(total * ctx), ProgressMode::Auto, "chunks",
+                      b ? "tokens (x2 models)" : "tokens");
     auto fwd = [&](const model::Transformer& net) {
       return [&net](const std::vector<int32_t>& t) {
         check_interrupted();

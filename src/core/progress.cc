@@ -6,8 +6,14 @@
 
 namespace lowbit {
 
-Progress::Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode)
-    : label_(std::move(label)), total_units_(units), total_bytes_(bytes), mode_(mode) {
+Progress::Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode, std::string unit_name,
+                   std::string volume_name)
+    : label_(std::move(label)),
+      unit_name_(std::move(unit_name)),
+      volume_name_(std::move(volume_name)),
+      total_units_(units),
+      total_bytes_(bytes),
+      mode_(mode) {
   if (mode_ == ProgressMode::Auto) mode_ = isatty(STDERR_FILENO) ? ProgressMode::Bar : ProgressMode::Lines;
   start_ = last_draw_ = std::chrono::steady_clock::now();
 }
@@ -27,6 +33,13 @@ std::string Progress::human_bytes(double b) {
   while (b >= 1000.0 && u < 4) b /= 1000.0, ++u;
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+  return buf;
+}
+
+std::string Progress::volume(double v) const {
+  if (volume_name_.empty()) return human_bytes(v);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.0f %s", v, volume_name_.c_str());
   return buf;
 }
 
@@ -68,19 +81,19 @@ void Progress::draw(bool final) {
     int filled = static_cast<int>(frac * kWidth);
     std::string bar(filled, '=');
     if (filled < kWidth) bar += '>', bar += std::string(kWidth - filled - 1, ' ');
-    std::fprintf(stderr, "\r%s [%s] %llu/%llu modules  %s/s  %s %s\x1b[K", label_.c_str(), bar.c_str(),
-                 (unsigned long long)done_units_, (unsigned long long)total_units_,
-                 human_bytes(rate).c_str(), final ? "elapsed" : "ETA",
+    std::fprintf(stderr, "\r%s [%s] %llu/%llu %s  %s/s  %s %s\x1b[K", label_.c_str(), bar.c_str(),
+                 (unsigned long long)done_units_, (unsigned long long)total_units_, unit_name_.c_str(),
+                 volume(rate).c_str(), final ? "elapsed" : "ETA",
                  human_duration(final ? el : eta).c_str());
     if (final) std::fputc('\n', stderr);
   } else {
     int decile = static_cast<int>(frac * 10);
     if (!final && decile == last_decile_ && since_draw < 10.0) return;
     last_decile_ = decile;
-    std::fprintf(stderr, "%s: %llu/%llu modules, %s of %s, %s/s, %s %s\n", label_.c_str(),
-                 (unsigned long long)done_units_, (unsigned long long)total_units_,
-                 human_bytes(double(done_bytes_)).c_str(), human_bytes(double(total_bytes_)).c_str(),
-                 human_bytes(rate).c_str(), final ? "elapsed" : "ETA",
+    std::fprintf(stderr, "%s: %llu/%llu %s, %s of %s, %s/s, %s %s\n", label_.c_str(),
+                 (unsigned long long)done_units_, (unsigned long long)total_units_, unit_name_.c_str(),
+                 volume(double(done_bytes_)).c_str(), volume(double(total_bytes_)).c_str(),
+                 volume(rate).c_str(), final ? "elapsed" : "ETA",
                  human_duration(final ? el : eta).c_str());
   }
   std::fflush(stderr);

@@ -11,8 +11,10 @@ enum class ProgressMode { Auto, Bar, Lines, Off };
 
 class Progress {
  public:
-  // `units` counts work items (modules); `bytes` is the input volume the rate is shown in.
-  Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode = ProgressMode::Auto);
+  // `units` counts work items (modules); `bytes` is the volume the rate is shown in: bytes by
+  // default, or items named `volume_name` (e.g. "tokens") when that is given.
+  Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode = ProgressMode::Auto,
+           std::string unit_name = "modules", std::string volume_name = "");
   ~Progress();
   void advance(uint64_t units, uint64_t bytes);
   void finish();
@@ -24,7 +26,8 @@ class Progress {
 
  private:
   void draw(bool final);
-  std::string label_;
+  std::string volume(double v) const;
+  std::string label_, unit_name_, volume_name_;
   uint64_t total_units_, total_bytes_;
   uint64_t done_units_ = 0, done_bytes_ = 0;
   ProgressMode mode_;

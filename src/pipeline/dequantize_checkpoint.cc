@@ -80,13 +80,9 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   progress.finish();
   json cfg = in.config();
   cfg.erase("quantization_config");
-  io::write_text_file(out.tmp() / "config.json", cfg.dump(2) + "\n");
-  in.copy_auxiliary_files(out.tmp());
+  finish_checkpoint(in, out.tmp(), cfg, in_bytes, writer.total_bytes(), writer.num_shards(), progress.elapsed_seconds(),
+                    sum);
   out.commit();
-  sum.input_bytes = in_bytes;
-  sum.output_bytes = writer.total_bytes();
-  sum.shards = writer.num_shards();
-  sum.seconds = progress.elapsed_seconds();
   return sum;
 }
 

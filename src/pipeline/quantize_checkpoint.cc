@@ -200,18 +200,23 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   json cfg = in.config();
   cfg["quantization_config"] = exporter::quantization_config(recipe, plan);
   if (untie) cfg["tie_word_embeddings"] = false;
-  io::write_text_file(out.tmp() / "config.json", cfg.dump(2) + "\n");
   io::write_text_file(out.tmp() / "recipe.yaml", quant::recipe_to_yaml(recipe));
   io::write_text_file(out.tmp() / "quantization_report.json", error_report(sum.errors, recipe).dump(2) + "\n");
-  in.copy_auxiliary_files(out.tmp());
+  finish_checkpoint(in, out.tmp(), cfg, in_bytes, writer.total_bytes(), writer.num_shards(),
+                    progress.elapsed_seconds(), sum);
   check_interrupted();
   out.commit();
-
-  sum.input_bytes = in_bytes;
-  sum.output_bytes = writer.total_bytes();
-  sum.shards = writer.num_shards();
-  sum.seconds = progress.elapsed_seconds();
   return sum;
+}
+
+void finish_checkpoint(const io::ModelDir& in, const fs::path& tmp_dir, const json& config, uint64_t input_bytes,
+                       uint64_t output_bytes, int shards, double seconds, QuantizeSummary& sum) {
+  io::write_text_file(tmp_dir / "config.json", config.dump(2) + "\n");
+  in.copy_auxiliary_files(tmp_dir);
+  sum.input_bytes = input_bytes;
+  sum.output_bytes = output_bytes;
+  sum.shards = shards;
+  sum.seconds = seconds;
 }
 
 }  // namespace lowbit::pipeline

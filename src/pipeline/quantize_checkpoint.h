@@ -44,6 +44,10 @@ struct QuantizeSummary {
 // shapes and float dtypes. Throws UserError naming the file and tensor.
 void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch);
 
+// The end both pipelines share: config.json, tokenizer files, atomic rename, summary sizes.
+void finish_checkpoint(const io::ModelDir& in, const std::filesystem::path& tmp_dir, const nlohmann::json& config,
+                       uint64_t input_bytes, uint64_t output_bytes, int shards, double seconds, QuantizeSummary& sum);
+
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
                                     const quant::Recipe& recipe, const quant::Plan& plan,
                                     const QuantizeOptions& opts);
