@@ -9,13 +9,18 @@
 namespace lowbit::model {
 
 namespace {
-constexpr int64_t kTileRows = 256;  // rows of W converted per step: 256 x K floats stay in L2
+// Rows of W decoded per sgemm call: about 4M floats (16 MB), so a layer takes a few large
+// BLAS calls instead of many small ones, and memory stays bounded for any K.
+int64_t tile_rows(int64_t out, int64_t in) {
+  return std::min(out, std::max<int64_t>(64, (int64_t(4) << 20) / std::max<int64_t>(in, 1)));
 }
+}  // namespace
 
 void Linear::forward(const float* x, int64_t tokens, float* y) const {
-  std::vector<float> tile(size_t(std::min(kTileRows, out_) * in_));
-  for (int64_t r0 = 0; r0 < out_; r0 += kTileRows) {
-    const int64_t r1 = std::min(out_, r0 + kTileRows), n = r1 - r0;
+  const int64_t rows = tile_rows(out_, in_);
+  std::vector<float> tile(size_t(rows * in_));
+  for (int64_t r0 = 0; r0 < out_; r0 += rows) {
+    const int64_t r1 = std::min(out_, r0 + rows), n = r1 - r0;
     rows_f32(r0, r1, tile.data());
     // y[:, r0:r1] = x [T, K] * tile^T [K, n]
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(tokens), int(n), int(in_), 1.0f, x, int(in_),

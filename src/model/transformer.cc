@@ -1,5 +1,7 @@
 #include "model/transformer.h"
 
+#include <cblas.h>
+
 #include <cmath>
 
 #include "core/error.h"
@@ -108,35 +110,27 @@ void Transformer::attention(const Layer& l, const float* x, int64_t T, float* ou
   }
   rope(q.data(), T, H);
   rope(k.data(), T, KV);
+  // Per head: S = Q_h K_h^T / sqrt(d) (BLAS, rows strided in place), causal softmax, O_h = P V_h.
   std::vector<float> ctx(size_t(T * H * d));
+  std::vector<float> scores(size_t(T * T));
   const float scale = 1.0f / std::sqrt(float(d));
-#pragma omp parallel
-  {
-    std::vector<float> p(static_cast<size_t>(T));
-#pragma omp for schedule(dynamic) collapse(2)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t t = 0; t < T; ++t) {
-        const float* qv = q.data() + (t * H + h) * d;
-        const int64_t kh = h / group;
-        float mx = -INFINITY;
-        for (int64_t s = 0; s <= t; ++s) {
-          const float* kv = k.data() + (s * KV + kh) * d;
-          float dot = 0;
-          for (int64_t i = 0; i < d; ++i) dot += qv[i] * kv[i];
-          p[size_t(s)] = dot * scale;
-          mx = std::max(mx, p[size_t(s)]);
-        }
-        double sum = 0;
-        for (int64_t s = 0; s <= t; ++s) sum += (p[size_t(s)] = std::exp(p[size_t(s)] - mx));
-        const float inv = float(1.0 / sum);
-        float* o = ctx.data() + (t * H + h) * d;
-        for (int64_t i = 0; i < d; ++i) o[i] = 0;
-        for (int64_t s = 0; s <= t; ++s) {
-          const float* vv = v.data() + (s * KV + kh) * d;
-          const float w = p[size_t(s)] * inv;
-          for (int64_t i = 0; i < d; ++i) o[i] += w * vv[i];
-        }
-      }
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t kh = h / group;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(d), scale, q.data() + h * d, int(H * d),
+                k.data() + kh * d, int(KV * d), 0.0f, scores.data(), int(T));
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < T; ++t) {
+      float* row = scores.data() + t * T;
+      float mx = -INFINITY;
+      for (int64_t s = 0; s <= t; ++s) mx = std::max(mx, row[s]);
+      float sum = 0;
+      for (int64_t s = 0; s <= t; ++s) sum += (row[s] = std::exp(row[s] - mx));
+      const float inv = 1.0f / sum;
+      for (int64_t s = 0; s <= t; ++s) row[s] *= inv;
+      for (int64_t s = t + 1; s < T; ++s) row[s] = 0.0f;  // causal mask
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(d), int(T), 1.0f, scores.data(), int(T),
+                v.data() + kh * d, int(KV * d), 0.0f, ctx.data() + h * d, int(H * d));
   }
   l.o->forward(ctx.data(), T, out);
 }
