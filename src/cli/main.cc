@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   cli::register_forward(app);
   cli::register_tokenize(app);
   cli::register_eval(app);
+  cli::register_generate(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

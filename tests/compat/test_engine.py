@@ -97,3 +97,15 @@ def test_eval_matches_transformers_perplexity_and_kld(smollm2, lowbit, tmp_path)
     assert ours["base_ppl"] == pytest.approx(base_ppl, rel=1e-3)
     assert ours["mean_kld"] == pytest.approx(kld, rel=0.05, abs=1e-4)
     assert ours["top1_agreement"] == pytest.approx(top1, abs=0.02)
+
+
+def test_generate_matches_transformers_greedy(smollm2, lowbit):
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+    prompt = "The capital of France is"
+    ours = [int(x) for x in lowbit("generate", smollm2, "--prompt", prompt, "-n", "12", "--ids").strip().split(",")]
+    ids = Tokenizer.from_file(str(smollm2 / "tokenizer.json")).encode(prompt, add_special_tokens=False).ids
+    m = AutoModelForCausalLM.from_pretrained(str(smollm2), dtype=torch.float32)
+    with torch.no_grad():
+        ref = m.generate(torch.tensor([ids]), max_new_tokens=12, do_sample=False)[0, len(ids):].tolist()
+    assert ours == ref
