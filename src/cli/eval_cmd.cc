@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -22,22 +23,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-struct Loaded {
-  std::unique_ptr<io::ModelDir> dir;
-  model::Architecture arch;
-  std::unique_ptr<exporter::CheckpointWeights> weights;
-  std::unique_ptr<model::Transformer> net;
-};
-
-Loaded load(const std::string& path) {
-  Loaded l;
-  l.dir = std::make_unique<io::ModelDir>(path);
-  l.arch = model::architecture_from_config(l.dir->config(), (l.dir->path() / "config.json").string());
-  l.weights = std::make_unique<exporter::CheckpointWeights>(*l.dir, l.arch);
-  l.net = std::make_unique<model::Transformer>(l.arch, *l.weights);
-  return l;
-}
-
 // BOS from tokenizer_config.json: used when it says add_bos_token (Llama-style tokenizers).
 int32_t bos_id(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::string& mode) {
   if (mode == "no") return -1;
@@ -82,10 +67,10 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json");
   register_runner("eval", [] {
     set_threads(threads);
-    Loaded m = load(model_path);
-    std::optional<Loaded> b;
+    LoadedModel m = load_model(model_path);
+    std::optional<LoadedModel> b;
     if (!base_path.empty()) {
-      b = load(base_path);
+      b = load_model(base_path);
       if (b->arch.vocab != m.arch.vocab) throw UserError("--base has a different vocabulary size");
     }
     fs::path tok_dir = fs::exists(m.dir->path() / "tokenizer.json") ? m.dir->path()

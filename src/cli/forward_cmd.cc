@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "core/error.h"
 #include "export/checkpoint_weights.h"
@@ -35,11 +36,9 @@ void register_forward(CLI::App& app) {
       }
     }
     if (ids.empty()) throw UserError("--tokens is empty");
-    io::ModelDir dir(model_dir);
-    auto arch = model::architecture_from_config(dir.config(), (dir.path() / "config.json").string());
-    exporter::CheckpointWeights weights(dir, arch);
-    model::Transformer net(arch, weights);
-    auto logits = net.forward(ids);
+    LoadedModel m = load_model(model_dir);
+    const auto& arch = m.arch;
+    auto logits = m.net->forward(ids);
     if (!out.empty()) {
       io::FileWriter w(out);
       w.write(logits.data(), logits.size() * sizeof(float));

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -27,18 +28,16 @@ void register_generate(CLI::App& app) {
   register_runner("generate", [] {
     set_threads(threads);
     if (n < 0) throw UserError("-n must be >= 0");
-    io::ModelDir dir(model_path);
-    auto arch = model::architecture_from_config(dir.config(), (dir.path() / "config.json").string());
-    exporter::CheckpointWeights weights(dir, arch);
-    model::Transformer net(arch, weights);
-    auto tok = tokenizer::Tokenizer::from_file(dir.path() / "tokenizer.json");
+    LoadedModel m = load_model(model_path);
+    const auto& arch = m.arch;
+    auto tok = tokenizer::Tokenizer::from_file(m.dir->path() / "tokenizer.json");
     std::vector<int32_t> ids = tok.encode(prompt);
     if (ids.empty()) throw UserError("the prompt encodes to no tokens");
     std::vector<int32_t> out;
     // No KV cache yet: each step re-runs the whole (short) sequence.
     for (int i = 0; i < n; ++i) {
       check_interrupted();
-      auto logits = net.forward(ids);
+      auto logits = m.net->forward(ids);
       const float* last = logits.data() + (ids.size() - 1) * size_t(arch.vocab);
       int32_t best = 0;
       for (int32_t v = 1; v < int32_t(arch.vocab); ++v)

@@ -70,7 +70,7 @@ TEST(Recipe, UnsupportedThingsAreErrorsNotDropped) {
   bad("    QuantizationModifier: {scheme: W4A16, frobnicate: true}\n");
   bad("    QuantizationModifier: {scheme: FP8}\n");     // static activation scales need calibration
   bad("    QuantizationModifier: {scheme: NVFP4}\n");   // so does the NVFP4 input global scale
-  bad("    QuantizationModifier: {scheme: W4AFP8}\n");  // not implemented
+  bad("    QuantizationModifier: {scheme: W4AFP8}\n");  // refused until W4AFP8 exists
   bad("    QuantizationModifier: {scheme: W9A99}\n");
   bad("    QuantizationModifier:\n      config_groups:\n        g: {targets: [Linear], weights: {num_bits: 4, "
       "group_size: 128, colour: red}}\n");
