@@ -48,6 +48,8 @@ QuantizedWeight rtn_quantize(const void* w, DType dtype, int64_t rows, int64_t c
 void dequantize(const QuantizedWeight& q, void* out);
 // Rows [r0, r1) of the same values as float32 (for matmul tiles).
 void dequantize_rows_f32(const QuantizedWeight& q, int64_t r0, int64_t r1, float* out);
+// The same element by element (test reference for the fast run decoder).
+void dequantize_rows_f32_reference(const QuantizedWeight& q, int64_t r0, int64_t r1, float* out);
 
 // Scalar reference (plain loops, generic format encoders) for tests.
 QuantizedWeight rtn_quantize_reference(const void* w, DType dtype, int64_t rows, int64_t cols,

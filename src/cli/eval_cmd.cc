@@ -43,6 +43,7 @@ int32_t bos_id(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::
 
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
+  static std::string save_logits, base_logits;
   static int64_t ctx = 512, chunks = -1;
   static int threads = 0;
   CLI::App* sub = app.add_subcommand("eval", "Perplexity, and KL divergence / top-1 agreement against a base model");
@@ -59,12 +60,18 @@ void register_eval(CLI::App& app) {
   sub->add_option("--bos", bos, "auto (tokenizer_config add_bos_token) | yes | no")
       ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
+  sub->add_option("--save-logits", save_logits,
+                  "Save this model's log-probs of the scored tokens (about 100 KB per token at a 50k vocabulary)");
+  sub->add_option("--base-logits", base_logits, "KLD against log-probs saved by --save-logits (instead of --base)")
+      ->excludes("--base");
   sub->add_option("--json", json_path, "Also write the results as JSON");
   sub->add_option("--threads", threads, "Threads (default: all cores)");
   sub->footer(
       "Examples:\n"
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw\n"
-      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json");
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json\n"
+      "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw --save-logits base.lp   # once\n"
+      "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe");
   register_runner("eval", [] {
     set_threads(threads);
     LoadedModel m = load_model(model_path);
@@ -82,13 +89,17 @@ void register_eval(CLI::App& app) {
     o.protocol = protocol == "paper" ? eval::Protocol::Paper : eval::Protocol::LlamaCpp;
     o.max_chunks = chunks;
     o.bos_id = bos_id(tok_dir, tok, bos);
-    const int64_t total = std::min<int64_t>(int64_t(tokens.size()) / ctx, chunks > 0 ? chunks : INT64_MAX);
+    o.save_logits = save_logits;
+    std::optional<eval::LogProbReader> base_lp;
+    if (!base_logits.empty()) o.base_logits = &base_lp.emplace(base_logits);
+    int64_t total = std::min<int64_t>(int64_t(tokens.size()) / ctx, chunks > 0 ? chunks : INT64_MAX);
+    if (base_lp) total = std::min<int64_t>(total, base_lp->header().chunks);
     Progress progress("eval", uint64_t(total), uint64_t(total * ctx), ProgressMode::Auto, "chunks",
                       b ? "tokens (x2 models)" : "tokens");
     auto fwd = [&](const model::Transformer& net) {
-      return [&net](const std::vector<int32_t>& t) {
+      return [&net](const std::vector<int32_t>& t, int64_t first) {
         check_interrupted();
-        return net.forward(t);
+        return net.forward(t, first);
       };
     };
     eval::LogitsFn base_fn;
@@ -112,7 +123,7 @@ void register_eval(CLI::App& app) {
              {"chunks", r.chunks}, {"tokens_scored", r.tokens_scored}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr},
              {"bos", o.bos_id >= 0}};
       if (r.has_base) {
-        j["base"] = base_path;
+        j["base"] = base_lp ? base_logits : base_path;
         j["base_ppl"] = r.base_ppl;
         j["base_ppl_stderr"] = r.base_ppl_stderr;
         j["mean_kld"] = r.mean_kld;

@@ -4,8 +4,11 @@
 #pragma once
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-// arch=haswell brings AVX2 with F16C and FMA (fast FP16 conversions); skylake-avx512 adds AVX-512.
-#define LOWBIT_TARGET_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+// The x86-64 psABI levels, dispatched on CPU features: v3 = AVX2 + FMA + F16C (fast FP16
+// conversions), v4 adds AVX-512. (Not arch=haswell / arch=skylake-avx512: GCC dispatches
+// those on the exact CPU model, so every other CPU, AMD's included, got the baseline.)
+// The build passes -ffp-contract=off, so every clone rounds exactly like the baseline.
+#define LOWBIT_TARGET_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LOWBIT_TARGET_CLONES
 #endif

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "core/error.h"
 
@@ -19,16 +20,22 @@ void log_softmax(const float* row, int64_t n, std::vector<double>& out) {
   for (int64_t i = 0; i < n; ++i) out[size_t(i)] = double(row[i]) - lse;
 }
 
+// Running mean and variance (Welford: no cancellation when the values are all alike).
 struct Mean {
-  double sum = 0, sum_sq = 0;
+  double m = 0, m2 = 0;
   int64_t n = 0;
-  void add(double v) { sum += v, sum_sq += v * v, ++n; }
-  double mean() const { return n ? sum / double(n) : 0; }
-  double stderr_of_mean() const {
-    if (n < 2) return 0;
-    double m = mean(), var = (sum_sq / double(n) - m * m) * double(n) / double(n - 1);
-    return std::sqrt(std::max(var, 0.0) / double(n));
+  void add(double v) {
+    ++n;
+    const double d = v - m;
+    m += d / double(n);
+    m2 += d * (v - m);
   }
+  double mean() const { return m; }
+  double stderr_of_mean() const { return n < 2 ? 0 : std::sqrt(m2 / double(n - 1) / double(n)); }
+};
+struct PositionStats {
+  double nll = 0, base_nll = 0, kld = 0, dp = 0;
+  bool same_top = false;
 };
 }  // namespace
 
@@ -42,36 +49,86 @@ EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const Log
   if (o.max_chunks > 0) chunks = std::min(chunks, o.max_chunks);
   // llama.cpp scores positions [ctx/2, ctx-1) of each chunk; the paper protocol all of [0, ctx-1).
   const int64_t first = o.protocol == Protocol::LlamaCpp ? o.ctx / 2 : 0;
+  const LogProbReader* bf = o.base_logits;
+  if (bf) {
+    const LogProbHeader& h = bf->header();
+    if (int64_t(h.ctx) != o.ctx || int64_t(h.first) != first)
+      throw UserError("--base-logits was saved with --ctx " + std::to_string(h.ctx) + " and " +
+                      (h.first ? "the llama.cpp" : "the paper") + " protocol; evaluate with the same");
+    if (int64_t(h.vocab) != vocab)
+      throw UserError("--base-logits has a vocabulary of " + std::to_string(h.vocab) + ", the model " +
+                      std::to_string(vocab));
+    chunks = std::min(chunks, int64_t(h.chunks));
+  }
+  const bool has_base = bool(base) || bf;
+  std::vector<int32_t> evaluated;  // every chunk as run (BOS included), for --save-logits
+  std::unique_ptr<LogProbWriter> save;
+  const size_t row_bytes = LogProbWriter::row_bytes(uint32_t(vocab));
+  std::vector<uint8_t> encoded;
+  if (!o.save_logits.empty()) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      evaluated.insert(evaluated.end(), tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
+      if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) evaluated[size_t(c * o.ctx)] = o.bos_id;
+    }
+    save = std::make_unique<LogProbWriter>(
+        o.save_logits, LogProbHeader{uint32_t(o.ctx), uint32_t(vocab), uint32_t(chunks), uint32_t(first)}, evaluated);
+    encoded.resize(size_t(o.ctx - 1 - first) * row_bytes);
+  }
   Mean nll, base_nll, kld, same_top, dp;
   std::vector<double> kld_all;
-  std::vector<double> lp, blp;
   for (int64_t c = 0; c < chunks; ++c) {
     std::vector<int32_t> chunk(tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
     if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) chunk[0] = o.bos_id;
-    const std::vector<float> lg = logits(chunk);
+    if (bf && !std::equal(chunk.begin(), chunk.end(), bf->chunk_tokens(uint32_t(c))))
+      throw UserError("--base-logits was computed on different tokens in chunk " + std::to_string(c + 1) +
+                      " (another text, tokenizer or BOS setting)");
+    const std::vector<float> lg = logits(chunk, first);
     std::vector<float> bl;
-    if (base) bl = base(chunk);
-    for (int64_t j = first; j < o.ctx - 1; ++j) {
-      const int32_t next = tokens[size_t(c * o.ctx + j + 1)];
-      log_softmax(lg.data() + j * vocab, vocab, lp);
-      nll.add(-lp[size_t(next)]);
-      if (base) {
-        log_softmax(bl.data() + j * vocab, vocab, blp);
-        base_nll.add(-blp[size_t(next)]);
-        double k = 0;
+    if (base) bl = base(chunk, first);
+    // Rows are independent: computed in parallel, summed in order (same result for any thread count).
+    const int64_t rows = o.ctx - 1 - first;
+    std::vector<PositionStats> st(static_cast<size_t>(rows));
+#pragma omp parallel
+    {
+      std::vector<double> lp, blp;
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < rows; ++i) {
+        const int32_t next = tokens[size_t(c * o.ctx + first + i + 1)];
+        PositionStats& p = st[size_t(i)];
+        log_softmax(lg.data() + i * vocab, vocab, lp);
+        p.nll = -lp[size_t(next)];
+        if (save) LogProbWriter::encode_row(lp.data(), uint32_t(vocab), next, encoded.data() + size_t(i) * row_bytes);
+        if (!has_base) continue;
         int64_t top = 0, btop = 0;
-        for (int64_t v = 0; v < vocab; ++v) {
-          const double pb = std::exp(blp[size_t(v)]);
-          k += pb * (blp[size_t(v)] - lp[size_t(v)]);
-          if (lp[size_t(v)] > lp[size_t(top)]) top = v;
-          if (blp[size_t(v)] > blp[size_t(btop)]) btop = v;
+        if (bf) {
+          uint32_t am = 0;
+          p.base_nll = -bf->row(uint32_t(c), uint32_t(i), blp, am);
+          btop = am;
+        } else {
+          log_softmax(bl.data() + i * vocab, vocab, blp);
+          p.base_nll = -blp[size_t(next)];
+          for (int64_t v = 1; v < vocab; ++v)
+            if (blp[size_t(v)] > blp[size_t(btop)]) btop = v;
         }
-        kld.add(k);
-        kld_all.push_back(k);
-        same_top.add(top == btop ? 1.0 : 0.0);
-        const double d = std::exp(lp[size_t(next)]) - std::exp(blp[size_t(next)]);
-        dp.add(d * d);
+        double k = 0;
+        for (int64_t v = 0; v < vocab; ++v) {
+          k += std::exp(blp[size_t(v)]) * (blp[size_t(v)] - lp[size_t(v)]);
+          if (lp[size_t(v)] > lp[size_t(top)]) top = v;
+        }
+        p.kld = k;
+        p.same_top = top == btop;
+        p.dp = std::exp(lp[size_t(next)]) - std::exp(-p.base_nll);
       }
+    }
+    if (save) save->write_rows(encoded.data(), size_t(rows));
+    for (const PositionStats& p : st) {
+      nll.add(p.nll);
+      if (!has_base) continue;
+      base_nll.add(p.base_nll);
+      kld.add(p.kld);
+      kld_all.push_back(p.kld);
+      same_top.add(p.same_top ? 1.0 : 0.0);
+      dp.add(p.dp * p.dp);
     }
     if (progress) progress(c + 1, chunks);
   }
@@ -80,7 +137,8 @@ EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const Log
   r.tokens_scored = nll.n;
   r.ppl = std::exp(nll.mean());
   r.ppl_stderr = r.ppl * nll.stderr_of_mean();
-  if (base) {
+  if (save) save->commit();
+  if (has_base) {
     r.has_base = true;
     r.base_ppl = std::exp(base_nll.mean());
     r.base_ppl_stderr = r.base_ppl * base_nll.stderr_of_mean();

@@ -3,9 +3,12 @@
 // percentile), top-1 agreement, RMS of the change in the correct token's probability.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <vector>
+
+#include "eval/logprob_file.h"
 
 namespace lowbit::eval {
 
@@ -19,6 +22,10 @@ struct EvalOptions {
   Protocol protocol = Protocol::LlamaCpp;
   int64_t max_chunks = -1;  // -1: all
   int32_t bos_id = -1;      // >= 0: replace each chunk's first token (llama.cpp protocol)
+  // The model's log-probs of the scored rows are saved here (for a later --base-logits).
+  std::filesystem::path save_logits;
+  // Base log-probs from a file (instead of a base model); chunks are limited to the file's.
+  const LogProbReader* base_logits = nullptr;
 };
 
 struct EvalResult {
@@ -30,9 +37,10 @@ struct EvalResult {
   double mean_kld = 0, kld_p99 = 0, top1_agreement = 0, rms_dp = 0;
 };
 
-// `logits(chunk_tokens)` returns [n, vocab] logits; `base` likewise (or empty). `progress`
-// is called after each chunk with (chunks done, total).
-using LogitsFn = std::function<std::vector<float>(const std::vector<int32_t>&)>;
+// `logits(chunk_tokens, first)` returns the [n - first, vocab] logits of positions
+// [first, n); `base` likewise (or empty). `progress` is called after each chunk with
+// (chunks done, total).
+using LogitsFn = std::function<std::vector<float>(const std::vector<int32_t>&, int64_t first)>;
 EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const LogitsFn& logits, const LogitsFn& base,
                     const EvalOptions& opts, const std::function<void(int64_t, int64_t)>& progress = {});
 

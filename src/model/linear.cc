@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "numerics/convert.h"
 #include "numerics/half.h"
 
 namespace lowbit::model {
@@ -27,17 +28,18 @@ void Linear::forward(const float* x, int64_t tokens, float* y) const {
                 tile.data(), int(in_), 0.0f, y + r0, int(out_));
   }
   if (bias_) {
+    std::vector<float> b(static_cast<size_t>(out_));
+    to_f32(bias_, bias_dtype_, 0, size_t(out_), b.data());
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < tokens; ++t)
-      for (int64_t o = 0; o < out_; ++o) y[t * out_ + o] += load_as_f32(bias_, size_t(o), bias_dtype_);
+      for (int64_t o = 0; o < out_; ++o) y[t * out_ + o] += b[size_t(o)];
   }
 }
 
 void DenseLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
   const int64_t k = in();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = r0; r < r1; ++r)
-    for (int64_t c = 0; c < k; ++c) dst[(r - r0) * k + c] = load_as_f32(data_, size_t(r * k + c), dtype_);
+  for (int64_t r = r0; r < r1; ++r) to_f32(data_, dtype_, size_t(r * k), size_t(k), dst + (r - r0) * k);
 }
 
 }  // namespace lowbit::model

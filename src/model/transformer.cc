@@ -2,9 +2,12 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
+#include "model/kernels.h"
+#include "numerics/convert.h"
 #include "numerics/half.h"
 
 namespace lowbit::model {
@@ -81,24 +84,38 @@ Transformer::Transformer(const Architecture& arch, const WeightSource& w) : arch
   }
 }
 
-void Transformer::rope(float* v, int64_t T, int64_t heads) const {
+// cos/sin of position * inv_freq for positions [0, T), computed in float32 as HF does.
+Transformer::RopeTable Transformer::rope_table(int64_t T) const {
+  const int64_t half = arch_.head_dim / 2;
+  RopeTable tab{std::vector<float>(size_t(T * half)), std::vector<float>(size_t(T * half))};
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = float(t) * inv_freq_[size_t(i)];
+      tab.cos[size_t(t * half + i)] = std::cos(angle);
+      tab.sin[size_t(t * half + i)] = std::sin(angle);
+    }
+  return tab;
+}
+
+void Transformer::rope(float* v, int64_t T, int64_t heads, const RopeTable& tab) const {
   const int64_t d = arch_.head_dim, half = d / 2;
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < half; ++i) {
-      const float angle = float(t) * inv_freq_[size_t(i)];
-      const float c = std::cos(angle), s = std::sin(angle);
-      for (int64_t h = 0; h < heads; ++h) {
-        float* p = v + (t * heads + h) * d;
+    const float* c = tab.cos.data() + t * half;
+    const float* s = tab.sin.data() + t * half;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* p = v + (t * heads + h) * d;
+      for (int64_t i = 0; i < half; ++i) {
         const float a = p[i], b = p[i + half];
-        p[i] = a * c - b * s;  // rotate_half: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
-        p[i + half] = b * c + a * s;
+        p[i] = a * c[i] - b * s[i];  // rotate_half: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)
+        p[i + half] = b * c[i] + a * s[i];
       }
     }
   }
 }
 
-void Transformer::attention(const Layer& l, const float* x, int64_t T, float* out) const {
+void Transformer::attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, float* out) const {
   const int64_t H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
   std::vector<float> q(size_t(T * H * d)), k(size_t(T * KV * d)), v(size_t(T * KV * d));
   l.q->forward(x, T, q.data());
@@ -108,57 +125,66 @@ void Transformer::attention(const Layer& l, const float* x, int64_t T, float* ou
     rms_norm(q.data(), l.q_norm, T * H, d, arch_.rms_norm_eps, q.data());
     rms_norm(k.data(), l.k_norm, T * KV, d, arch_.rms_norm_eps, k.data());
   }
-  rope(q.data(), T, H);
-  rope(k.data(), T, KV);
-  // Per head: S = Q_h K_h^T / sqrt(d) (BLAS, rows strided in place), causal softmax, O_h = P V_h.
+  rope(q.data(), T, H, tab);
+  rope(k.data(), T, KV, tab);
+  // Per head and block of query rows [t0, t1): S = Q K[0:t1]^T / sqrt(d) (BLAS, rows strided
+  // in place), causal softmax, O = P V[0:t1]. Blocks skip the keys above the diagonal, so
+  // the work is about half of a full T x T product. The (head, block) tasks run in parallel,
+  // largest first, each with single-threaded BLAS (OpenBLAS runs serially inside a parallel region).
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (T + kBlock - 1) / kBlock;
   std::vector<float> ctx(size_t(T * H * d));
-  std::vector<float> scores(size_t(T * T));
   const float scale = 1.0f / std::sqrt(float(d));
-  for (int64_t h = 0; h < H; ++h) {
-    const int64_t kh = h / group;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(T), int(d), scale, q.data() + h * d, int(H * d),
-                k.data() + kh * d, int(KV * d), 0.0f, scores.data(), int(T));
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < T; ++t) {
-      float* row = scores.data() + t * T;
-      float mx = -INFINITY;
-      for (int64_t s = 0; s <= t; ++s) mx = std::max(mx, row[s]);
-      float sum = 0;
-      for (int64_t s = 0; s <= t; ++s) sum += (row[s] = std::exp(row[s] - mx));
-      const float inv = 1.0f / sum;
-      for (int64_t s = 0; s <= t; ++s) row[s] *= inv;
-      for (int64_t s = t + 1; s < T; ++s) row[s] = 0.0f;  // causal mask
+#pragma omp parallel
+  {
+    std::vector<float> scores(size_t(std::min(T, kBlock) * T));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < H * blocks; ++task) {
+      const int64_t b = blocks - 1 - task / H, h = task % H, kh = h / group;
+      const int64_t t0 = b * kBlock, t1 = std::min(T, t0 + kBlock), m = t1 - t0;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(t1), int(d), scale, q.data() + t0 * H * d + h * d,
+                  int(H * d), k.data() + kh * d, int(KV * d), 0.0f, scores.data(), int(t1));
+      for (int64_t i = 0; i < m; ++i) softmax_masked(scores.data() + i * t1, t0 + i + 1, t1);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(d), int(t1), 1.0f, scores.data(), int(t1),
+                  v.data() + kh * d, int(KV * d), 0.0f, ctx.data() + t0 * H * d + h * d, int(H * d));
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(d), int(T), 1.0f, scores.data(), int(T),
-                v.data() + kh * d, int(KV * d), 0.0f, ctx.data() + h * d, int(H * d));
   }
   l.o->forward(ctx.data(), T, out);
 }
 
-std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens) const {
+namespace {
+void add_into(std::vector<float>& x, const std::vector<float>& y) {
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+}
+}  // namespace
+
+std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, int64_t first_row) const {
   const int64_t T = int64_t(tokens.size()), D = arch_.hidden, F = arch_.intermediate;
+  if (first_row < 0 || first_row > T) throw std::logic_error("forward: first_row outside the sequence");
   std::vector<float> x(size_t(T * D)), h(size_t(T * D)), tmp(size_t(T * D));
   for (int64_t t = 0; t < T; ++t) {
     const int32_t id = tokens[size_t(t)];
     if (id < 0 || id >= arch_.vocab) throw UserError("token id " + std::to_string(id) + " is outside the vocabulary");
-    for (int64_t i = 0; i < D; ++i) x[size_t(t * D + i)] = load_as_f32(embed_.data, size_t(id * D + i), embed_.dtype);
+    to_f32(embed_.data, embed_.dtype, size_t(id * D), size_t(D), x.data() + t * D);
   }
+  const RopeTable tab = rope_table(T);
   std::vector<float> g(size_t(T * F)), u(size_t(T * F));
   for (const auto& l : layers_) {
     rms_norm(x.data(), l.input_norm, T, D, arch_.rms_norm_eps, h.data());
-    attention(l, h.data(), T, tmp.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
+    attention(l, h.data(), T, tab, tmp.data());
+    add_into(x, tmp);
     rms_norm(x.data(), l.post_norm, T, D, arch_.rms_norm_eps, h.data());
     l.gate->forward(h.data(), T, g.data());
     l.up->forward(h.data(), T, u.data());
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < T * F; ++i) g[size_t(i)] = g[size_t(i)] / (1.0f + std::exp(-g[size_t(i)])) * u[size_t(i)];
+    silu_mul(g.data(), u.data(), T * F);
     l.down->forward(g.data(), T, tmp.data());
-    for (size_t i = 0; i < x.size(); ++i) x[i] += tmp[i];
+    add_into(x, tmp);
   }
-  rms_norm(x.data(), final_norm_, T, D, arch_.rms_norm_eps, h.data());
-  std::vector<float> logits(size_t(T * arch_.vocab));
-  head_->forward(h.data(), T, logits.data());
+  const int64_t n = T - first_row;
+  rms_norm(x.data() + first_row * D, final_norm_, n, D, arch_.rms_norm_eps, h.data());
+  std::vector<float> logits(size_t(n * arch_.vocab));
+  head_->forward(h.data(), n, logits.data());
   return logits;
 }
 

@@ -32,8 +32,9 @@ class WeightSource {
 class Transformer {
  public:
   Transformer(const Architecture& arch, const WeightSource& weights);
-  // Logits [tokens.size(), vocab] for one causal sequence.
-  std::vector<float> forward(const std::vector<int32_t>& tokens) const;
+  // Logits [tokens.size() - first_row, vocab] of positions [first_row, T) for one causal
+  // sequence (eval scores only the second half of a chunk, so the head skips the rest).
+  std::vector<float> forward(const std::vector<int32_t>& tokens, int64_t first_row = 0) const;
   const Architecture& arch() const { return arch_; }
 
  private:
@@ -41,8 +42,12 @@ class Transformer {
     std::unique_ptr<Linear> q, k, v, o, gate, up, down;
     TensorView input_norm, post_norm, q_norm, k_norm;
   };
-  void attention(const Layer& l, const float* x, int64_t T, float* out) const;
-  void rope(float* v, int64_t T, int64_t heads) const;
+  struct RopeTable {
+    std::vector<float> cos, sin;  // [T, head_dim / 2]
+  };
+  RopeTable rope_table(int64_t T) const;
+  void attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, float* out) const;
+  void rope(float* v, int64_t T, int64_t heads, const RopeTable& tab) const;
 
   Architecture arch_;
   TensorView embed_, final_norm_;

@@ -85,3 +85,22 @@ TEST(RtnFloat, ScaleLayouts) {
   EXPECT_NO_THROW(algorithms::rtn_quantize(w.data(), DType::BF16, 260, 128, *preset("FP8_BLOCK").weights, "w"));
   EXPECT_THROW(algorithms::rtn_quantize(w.data(), DType::BF16, 520, 64, *preset("FP8_BLOCK").weights, "w"), UserError);
 }
+
+TEST(Dequantize, RunDecoderMatchesElementwiseForEveryScheme) {
+  // The matmul tiles decode runs of codes per scale slot; they must equal the element-wise
+  // compressed-tensors arithmetic for every scheme, dtype and a row range not starting at 0.
+  const int64_t rows = 256, cols = 384;
+  for (const std::string& name : supported_preset_names()) {
+    for (DType dt : {DType::BF16, DType::F16}) {
+      const auto w = weights(dt, rows * cols, 7);
+      const QuantArgs a = *preset(name.c_str()).weights;
+      if (!shape_problem(a, rows, cols).empty()) continue;
+      auto q = algorithms::rtn_quantize(w.data(), dt, rows, cols, a, "w");
+      std::vector<float> fast(size_t(100 * cols)), ref(size_t(100 * cols));
+      algorithms::dequantize_rows_f32(q, 130, 230, fast.data());
+      algorithms::dequantize_rows_f32_reference(q, 130, 230, ref.data());
+      for (size_t i = 0; i < fast.size(); ++i)
+        ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(ref[i])) << name << " element " << i;
+    }
+  }
+}
