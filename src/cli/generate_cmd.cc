@@ -34,16 +34,18 @@ void register_generate(CLI::App& app) {
     std::vector<int32_t> ids = tok.encode(prompt);
     if (ids.empty()) throw UserError("the prompt encodes to no tokens");
     std::vector<int32_t> out;
-    // No KV cache yet: each step re-runs the whole (short) sequence.
+    // The prompt runs once (only its last row through the head); then one token per step
+    // against the KV cache.
+    model::KVCache cache;
+    std::vector<int32_t> step = ids;
     for (int i = 0; i < n; ++i) {
       check_interrupted();
-      auto logits = m.net->forward(ids);
-      const float* last = logits.data() + (ids.size() - 1) * size_t(arch.vocab);
+      auto logits = m.net->forward(step, int64_t(step.size()) - 1, cache);
       int32_t best = 0;
       for (int32_t v = 1; v < int32_t(arch.vocab); ++v)
-        if (last[v] > last[best]) best = v;
-      ids.push_back(best);
+        if (logits[size_t(v)] > logits[size_t(best)]) best = v;
       out.push_back(best);
+      step = {best};
     }
     if (ids_only) {
       for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/target_clones.h"
 #include "numerics/convert.h"
 #include "numerics/half.h"
 
@@ -17,7 +18,39 @@ int64_t tile_rows(int64_t out, int64_t in) {
 }
 }  // namespace
 
+namespace {
+LOWBIT_TARGET_CLONES float dot(const float* a, const float* b, int64_t n) {
+  float acc = 0;
+#pragma omp simd reduction(+ : acc)
+  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  return acc;
+}
+}  // namespace
+
+// A few tokens (generation): memory-bound, so each thread decodes a small block of rows
+// into a cache-sized buffer and takes dot products, instead of one big tile and sgemm.
+void Linear::forward_few(const float* x, int64_t tokens, float* y) const {
+  constexpr int64_t kRows = 32;
+  const int64_t blocks = (out_ + kRows - 1) / kRows;
+#pragma omp parallel
+  {
+    std::vector<float> buf(size_t(kRows * in_));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t r0 = b * kRows, r1 = std::min(out_, r0 + kRows);
+      rows_f32(r0, r1, buf.data());
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t r = r0; r < r1; ++r) y[t * out_ + r] = dot(buf.data() + (r - r0) * in_, x + t * in_, in_);
+    }
+  }
+}
+
 void Linear::forward(const float* x, int64_t tokens, float* y) const {
+  if (tokens <= 4) {
+    forward_few(x, tokens, y);
+    add_bias(tokens, y);
+    return;
+  }
   const int64_t rows = tile_rows(out_, in_);
   std::vector<float> tile(size_t(rows * in_));
   for (int64_t r0 = 0; r0 < out_; r0 += rows) {
@@ -27,6 +60,10 @@ void Linear::forward(const float* x, int64_t tokens, float* y) const {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(tokens), int(n), int(in_), 1.0f, x, int(in_),
                 tile.data(), int(in_), 0.0f, y + r0, int(out_));
   }
+  add_bias(tokens, y);
+}
+
+void Linear::add_bias(int64_t tokens, float* y) const {
   if (bias_) {
     std::vector<float> b(static_cast<size_t>(out_));
     to_f32(bias_, bias_dtype_, 0, size_t(out_), b.data());

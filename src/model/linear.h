@@ -18,11 +18,14 @@ class Linear {
   int64_t out() const { return out_; }
   // Rows [r0, r1) of W as float32, row-major (K floats per row), into `dst`.
   virtual void rows_f32(int64_t r0, int64_t r1, float* dst) const = 0;
-  // y[T, out] = x[T, in] W^T + bias.
+  // y[T, out] = x[T, in] W^T + bias. Rows of W are decoded by rows_f32, so every storage
+  // format gets both paths: tiles + sgemm for many tokens, dot products for a few.
   void forward(const float* x, int64_t tokens, float* y) const;
   void set_bias(const void* data, DType dtype) { bias_ = data, bias_dtype_ = dtype; }
 
  private:
+  void forward_few(const float* x, int64_t tokens, float* y) const;
+  void add_bias(int64_t tokens, float* y) const;
   int64_t in_, out_;
   const void* bias_ = nullptr;
   DType bias_dtype_ = DType::F32;

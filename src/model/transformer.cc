@@ -84,14 +84,14 @@ Transformer::Transformer(const Architecture& arch, const WeightSource& w) : arch
   }
 }
 
-// cos/sin of position * inv_freq for positions [0, T), computed in float32 as HF does.
-Transformer::RopeTable Transformer::rope_table(int64_t T) const {
+// cos/sin of position * inv_freq for positions [p0, p0 + T), computed in float32 as HF does.
+Transformer::RopeTable Transformer::rope_table(int64_t p0, int64_t T) const {
   const int64_t half = arch_.head_dim / 2;
   RopeTable tab{std::vector<float>(size_t(T * half)), std::vector<float>(size_t(T * half))};
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < half; ++i) {
-      const float angle = float(t) * inv_freq_[size_t(i)];
+      const float angle = float(p0 + t) * inv_freq_[size_t(i)];
       tab.cos[size_t(t * half + i)] = std::cos(angle);
       tab.sin[size_t(t * half + i)] = std::sin(angle);
     }
@@ -115,7 +115,8 @@ void Transformer::rope(float* v, int64_t T, int64_t heads, const RopeTable& tab)
   }
 }
 
-void Transformer::attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, float* out) const {
+void Transformer::attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, int64_t layer,
+                            KVCache* cache, float* out) const {
   const int64_t H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
   std::vector<float> q(size_t(T * H * d)), k(size_t(T * KV * d)), v(size_t(T * KV * d));
   l.q->forward(x, T, q.data());
@@ -127,6 +128,19 @@ void Transformer::attention(const Layer& l, const float* x, int64_t T, const Rop
   }
   rope(q.data(), T, H, tab);
   rope(k.data(), T, KV, tab);
+  // Keys and values of positions [0, p0 + T): this call's, after those in the cache.
+  int64_t p0 = 0;
+  const float* keys = k.data();
+  const float* values = v.data();
+  if (cache) {
+    p0 = cache->positions;
+    auto& ck = cache->k[size_t(layer)];
+    auto& cv = cache->v[size_t(layer)];
+    ck.insert(ck.end(), k.begin(), k.end());
+    cv.insert(cv.end(), v.begin(), v.end());
+    keys = ck.data(), values = cv.data();
+  }
+  const int64_t S = p0 + T;
   // Per head and block of query rows [t0, t1): S = Q K[0:t1]^T / sqrt(d) (BLAS, rows strided
   // in place), causal softmax, O = P V[0:t1]. Blocks skip the keys above the diagonal, so
   // the work is about half of a full T x T product. The (head, block) tasks run in parallel,
@@ -137,16 +151,17 @@ void Transformer::attention(const Layer& l, const float* x, int64_t T, const Rop
   const float scale = 1.0f / std::sqrt(float(d));
 #pragma omp parallel
   {
-    std::vector<float> scores(size_t(std::min(T, kBlock) * T));
+    std::vector<float> scores(size_t(std::min(T, kBlock) * S));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < H * blocks; ++task) {
       const int64_t b = blocks - 1 - task / H, h = task % H, kh = h / group;
-      const int64_t t0 = b * kBlock, t1 = std::min(T, t0 + kBlock), m = t1 - t0;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(t1), int(d), scale, q.data() + t0 * H * d + h * d,
-                  int(H * d), k.data() + kh * d, int(KV * d), 0.0f, scores.data(), int(t1));
-      for (int64_t i = 0; i < m; ++i) softmax_masked(scores.data() + i * t1, t0 + i + 1, t1);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(d), int(t1), 1.0f, scores.data(), int(t1),
-                  v.data() + kh * d, int(KV * d), 0.0f, ctx.data() + t0 * H * d + h * d, int(H * d));
+      const int64_t t0 = b * kBlock, t1 = std::min(T, t0 + kBlock), m = t1 - t0, keys_seen = p0 + t1;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(keys_seen), int(d), scale,
+                  q.data() + t0 * H * d + h * d, int(H * d), keys + kh * d, int(KV * d), 0.0f, scores.data(),
+                  int(keys_seen));
+      for (int64_t i = 0; i < m; ++i) softmax_masked(scores.data() + i * keys_seen, p0 + t0 + i + 1, keys_seen);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(d), int(keys_seen), 1.0f, scores.data(),
+                  int(keys_seen), values + kh * d, int(KV * d), 0.0f, ctx.data() + t0 * H * d + h * d, int(H * d));
     }
   }
   l.o->forward(ctx.data(), T, out);
@@ -160,6 +175,18 @@ void add_into(std::vector<float>& x, const std::vector<float>& y) {
 }  // namespace
 
 std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, int64_t first_row) const {
+  return run(tokens, first_row, nullptr);
+}
+
+std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, int64_t first_row, KVCache& cache) const {
+  if (cache.k.empty()) cache.k.resize(layers_.size()), cache.v.resize(layers_.size());
+  if (cache.k.size() != layers_.size()) throw std::logic_error("KVCache of another model");
+  auto logits = run(tokens, first_row, &cache);
+  cache.positions += int64_t(tokens.size());
+  return logits;
+}
+
+std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache) const {
   const int64_t T = int64_t(tokens.size()), D = arch_.hidden, F = arch_.intermediate;
   if (first_row < 0 || first_row > T) throw std::logic_error("forward: first_row outside the sequence");
   std::vector<float> x(size_t(T * D)), h(size_t(T * D)), tmp(size_t(T * D));
@@ -168,11 +195,12 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, int6
     if (id < 0 || id >= arch_.vocab) throw UserError("token id " + std::to_string(id) + " is outside the vocabulary");
     to_f32(embed_.data, embed_.dtype, size_t(id * D), size_t(D), x.data() + t * D);
   }
-  const RopeTable tab = rope_table(T);
+  const RopeTable tab = rope_table(cache ? cache->positions : 0, T);
   std::vector<float> g(size_t(T * F)), u(size_t(T * F));
-  for (const auto& l : layers_) {
+  for (size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& l = layers_[li];
     rms_norm(x.data(), l.input_norm, T, D, arch_.rms_norm_eps, h.data());
-    attention(l, h.data(), T, tab, tmp.data());
+    attention(l, h.data(), T, tab, int64_t(li), cache, tmp.data());
     add_into(x, tmp);
     rms_norm(x.data(), l.post_norm, T, D, arch_.rms_norm_eps, h.data());
     l.gate->forward(h.data(), T, g.data());

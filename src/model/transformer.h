@@ -29,12 +29,22 @@ class WeightSource {
   virtual std::unique_ptr<Linear> linear(const Module& m) const = 0;
 };
 
+// Keys (after RoPE) and values of every position run so far, per layer, so that generation
+// runs only the new token through the model.
+struct KVCache {
+  int64_t positions = 0;
+  std::vector<std::vector<float>> k, v;  // per layer: [positions, kv_heads * head_dim]
+};
+
 class Transformer {
  public:
   Transformer(const Architecture& arch, const WeightSource& weights);
   // Logits [tokens.size() - first_row, vocab] of positions [first_row, T) for one causal
   // sequence (eval scores only the second half of a chunk, so the head skips the rest).
   std::vector<float> forward(const std::vector<int32_t>& tokens, int64_t first_row = 0) const;
+  // The same for tokens that continue the sequence held in `cache` (positions
+  // cache.positions ...); appends their keys and values to it.
+  std::vector<float> forward(const std::vector<int32_t>& tokens, int64_t first_row, KVCache& cache) const;
   const Architecture& arch() const { return arch_; }
 
  private:
@@ -45,8 +55,10 @@ class Transformer {
   struct RopeTable {
     std::vector<float> cos, sin;  // [T, head_dim / 2]
   };
-  RopeTable rope_table(int64_t T) const;
-  void attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, float* out) const;
+  RopeTable rope_table(int64_t p0, int64_t T) const;
+  void attention(const Layer& l, const float* x, int64_t T, const RopeTable& tab, int64_t layer, KVCache* cache,
+                 float* out) const;
+  std::vector<float> run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache) const;
   void rope(float* v, int64_t T, int64_t heads, const RopeTable& tab) const;
 
   Architecture arch_;

@@ -3,7 +3,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <utf8proc.h>
+
 #include <climits>
+#include <cstdlib>
+#include <queue>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -115,9 +119,32 @@ class Re {
 
 // One pre-tokenizer step, applied to every current piece.
 struct PreStep {
-  enum Kind { ByteLevel, SplitIsolated, SplitRemoved, Digits } kind;
+  enum Kind { ByteLevel, SplitIsolated, SplitRemoved, Digits, Metaspace } kind;
+  PreStep(Kind k, std::shared_ptr<Re> r) : kind(k), re(std::move(r)) {}
   std::shared_ptr<Re> re;
   bool add_prefix_space = false, use_regex = true, individual_digits = false;
+  // Metaspace: spaces become `replacement`; prepend it always, never, or only to the text's
+  // first piece; optionally split so that each replacement starts a new piece.
+  std::string replacement;
+  enum Prepend { Always, Never, First } prepend = Always;
+  bool split = true;
+};
+
+// Normalizers (applied to each segment between added tokens, before pre-tokenization).
+struct NormStep {
+  enum Kind { Nfc, Nfd, Nfkc, Nfkd, Prepend, Replace } kind;
+  explicit NormStep(Kind k, std::string t = "") : kind(k), text(std::move(t)) {}
+  std::string text, content;  // Prepend: text; Replace: literal pattern `text` (or `re`) -> content
+  std::shared_ptr<Re> re;
+};
+
+// Decoder steps for non-byte-level tokenizers (SentencePiece-style).
+struct DecodeStep {
+  enum Kind { Replace, ByteFallback, Fuse, Strip, Metaspace } kind;
+  explicit DecodeStep(Kind k, std::string f = "", std::string t = "") : kind(k), from(std::move(f)), to(std::move(t)) {}
+  std::string from, to;           // Replace; Metaspace: from = replacement
+  int strip_start = 0, strip_stop = 0;
+  bool metaspace_prepend = true;  // Metaspace: drop the first token's leading space
 };
 
 }  // namespace
@@ -125,22 +152,32 @@ struct PreStep {
 struct Tokenizer::Impl {
   std::unordered_map<std::string, int32_t> vocab;
   std::vector<std::string> id_to_token;
-  std::map<std::pair<std::string, std::string>, int> ranks;
   struct Added {
     std::string content;
     int32_t id;
   };
   std::vector<Added> added;  // longest first, so the first match is the longest
   std::vector<PreStep> steps;
-  bool byte_level = false, ignore_merges = false;
+  std::vector<NormStep> norms;
+  std::vector<DecodeStep> decoders;
+  std::string unsupported_decoder;  // non-empty: decode() names it in its error
+  bool byte_level = false, ignore_merges = false, byte_fallback = false, fuse_unk = false;
+  int32_t unk_id = -1;
+  int32_t byte_ids[256];  // "<0xXX>" tokens for byte_fallback (-1 if absent)
+  // (left id, right id) -> (rank, merged id), as tokenizers' BPE keeps its merges.
+  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges;
   mutable std::mutex cache_mu;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
 
-  std::vector<std::string> pre_tokenize(const std::string& segment) const;
+  std::string normalize(const std::string& segment) const;
+  std::vector<std::string> pre_tokenize(const std::string& segment, bool at_start) const;
   void bpe(const std::string& piece, std::vector<int32_t>& out) const;
+  std::vector<int32_t> merge_word(const std::string& piece) const;
 };
 
 namespace {
+
+std::string regex_of(const json& pattern);
 
 void parse_pre_tokenizer(const json& p, std::vector<PreStep>& steps, bool& byte_level, const std::string& label) {
   if (p.is_null()) return;
@@ -155,27 +192,88 @@ void parse_pre_tokenizer(const json& p, std::vector<PreStep>& steps, bool& byte_
     steps.push_back(s);
     byte_level = true;
   } else if (type == "Split") {
-    const json& pat = p.at("pattern");
-    std::string re;
-    if (pat.contains("Regex")) {
-      re = pat["Regex"].get<std::string>();
-    } else {
-      for (char c : pat.at("String").get<std::string>()) {  // literal
-        if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
-        re += c;
-      }
-    }
+    const std::string re = regex_of(p.at("pattern"));
     const std::string behavior = p.value("behavior", "Isolated");
     if (p.value("invert", false)) throw UserError(label + ": Split with invert is not supported");
     if (behavior != "Isolated" && behavior != "Removed")
       throw UserError(label + ": Split behavior '" + behavior + "' is not supported (Isolated, Removed)");
-    steps.push_back({behavior == "Isolated" ? PreStep::SplitIsolated : PreStep::SplitRemoved, std::make_shared<Re>(re)});
+    steps.emplace_back(behavior == "Isolated" ? PreStep::SplitIsolated : PreStep::SplitRemoved, std::make_shared<Re>(re));
   } else if (type == "Digits") {
     PreStep s{PreStep::Digits, std::make_shared<Re>(p.value("individual_digits", false) ? "\\p{N}" : "\\p{N}+")};
+    steps.push_back(s);
+  } else if (type == "Metaspace") {
+    PreStep s{PreStep::Metaspace, nullptr};
+    s.replacement = p.value("replacement", std::string("\xe2\x96\x81"));
+    const std::string scheme = p.value("prepend_scheme", p.value("add_prefix_space", true) ? "always" : "never");
+    if (scheme != "always" && scheme != "never" && scheme != "first")
+      throw UserError(label + ": Metaspace prepend_scheme '" + scheme + "' is not supported");
+    s.prepend = scheme == "always" ? PreStep::Always : scheme == "never" ? PreStep::Never : PreStep::First;
+    s.split = p.value("split", true);
     steps.push_back(s);
   } else {
     throw UserError(label + ": pre_tokenizer '" + type + "' is not supported yet");
   }
+}
+
+std::string regex_of(const json& pattern) {
+  if (pattern.contains("Regex")) return pattern["Regex"].get<std::string>();
+  std::string re;
+  for (char c : pattern.at("String").get<std::string>()) {  // literal
+    if (std::string("\\^$.|?*+()[]{}").find(c) != std::string::npos) re += '\\';
+    re += c;
+  }
+  return re;
+}
+
+void parse_normalizer(const json& n, std::vector<NormStep>& out, const std::string& label) {
+  if (n.is_null()) return;
+  const std::string type = n.value("type", "");
+  if (type == "Sequence") {
+    for (const auto& x : n.at("normalizers")) parse_normalizer(x, out, label);
+  } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    out.emplace_back(type == "NFC" ? NormStep::Nfc : type == "NFD" ? NormStep::Nfd : type == "NFKC" ? NormStep::Nfkc : NormStep::Nfkd);
+  } else if (type == "Prepend") {
+    out.emplace_back(NormStep::Prepend, n.at("prepend").get<std::string>());
+  } else if (type == "Replace") {
+    NormStep st{NormStep::Replace};
+    st.content = n.at("content").get<std::string>();
+    st.re = std::make_shared<Re>(regex_of(n.at("pattern")));
+    out.push_back(st);
+  } else {
+    throw UserError(label + ": normalizer '" + type + "' is not supported yet (NFC/NFD/NFKC/NFKD, Prepend, Replace, Sequence)");
+  }
+}
+
+// Returns the name of the first decoder it cannot run ("" if all are supported).
+std::string parse_decoder(const json& d, std::vector<DecodeStep>& out) {
+  if (d.is_null()) return "";
+  const std::string type = d.value("type", "");
+  if (type == "Sequence") {
+    for (const auto& x : d.at("decoders")) {
+      std::string bad = parse_decoder(x, out);
+      if (!bad.empty()) return bad;
+    }
+    return "";
+  }
+  if (type == "ByteLevel") return "";  // handled by the byte-level path
+  if (type == "Replace" && d.at("pattern").contains("String")) {
+    out.emplace_back(DecodeStep::Replace, d["pattern"]["String"].get<std::string>(), d.at("content").get<std::string>());
+  } else if (type == "ByteFallback") {
+    out.emplace_back(DecodeStep::ByteFallback);
+  } else if (type == "Fuse") {
+    out.emplace_back(DecodeStep::Fuse);
+  } else if (type == "Strip" && d.value("content", std::string(" ")).size() == 1) {
+    DecodeStep st{DecodeStep::Strip, d.value("content", std::string(" "))};
+    st.strip_start = d.value("start", 0), st.strip_stop = d.value("stop", 0);
+    out.push_back(st);
+  } else if (type == "Metaspace") {
+    DecodeStep st{DecodeStep::Metaspace, d.value("replacement", std::string("\xe2\x96\x81")), " "};
+    st.metaspace_prepend = d.value("prepend_scheme", d.value("add_prefix_space", true) ? "always" : "never") != "never";
+    out.push_back(st);
+  } else {
+    return type.empty() ? "?" : type;
+  }
+  return "";
 }
 
 // Pieces of s: the matches, and (if keep_gaps) the text between them, in order.
@@ -193,12 +291,69 @@ std::vector<std::string> split_by(const Re& re, const std::string& s, bool keep_
 
 }  // namespace
 
-std::vector<std::string> Tokenizer::Impl::pre_tokenize(const std::string& segment) const {
+std::string Tokenizer::Impl::normalize(const std::string& segment) const {
+  std::string s = segment;
+  for (const auto& n : norms) {
+    switch (n.kind) {
+      case NormStep::Prepend:
+        if (!s.empty()) s = n.text + s;
+        break;
+      case NormStep::Replace: {
+        std::string out;
+        size_t last = 0;
+        for (auto [b, e] : n.re->find_all(s)) {
+          out.append(s, last, b - last);
+          out += n.content;
+          last = e;
+        }
+        out.append(s, last, std::string::npos);
+        s = std::move(out);
+        break;
+      }
+      default: {
+        const int opts = UTF8PROC_STABLE | UTF8PROC_NULLTERM |
+                         (n.kind == NormStep::Nfc || n.kind == NormStep::Nfkc ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE) |
+                         (n.kind == NormStep::Nfkc || n.kind == NormStep::Nfkd ? UTF8PROC_COMPAT : 0);
+        utf8proc_uint8_t* out = nullptr;
+        const utf8proc_ssize_t len =
+            utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.c_str()), 0, &out, utf8proc_option_t(opts));
+        if (len < 0) throw UserError(std::string("tokenizer: text is not valid UTF-8 (") + utf8proc_errmsg(len) + ")");
+        s.assign(reinterpret_cast<const char*>(out), size_t(len));
+        std::free(out);
+      }
+    }
+  }
+  return s;
+}
+
+std::vector<std::string> Tokenizer::Impl::pre_tokenize(const std::string& segment, bool at_start) const {
   std::vector<std::string> pieces{segment};
   for (const auto& st : steps) {
     std::vector<std::string> next;
-    for (auto& p : pieces) {
+    for (size_t pi = 0; pi < pieces.size(); ++pi) {
+      std::string& p = pieces[pi];
       switch (st.kind) {
+        case PreStep::Metaspace: {
+          std::string q;
+          for (char c : p) {
+            if (c == ' ') q += st.replacement;
+            else q += c;
+          }
+          const bool prepend = st.prepend == PreStep::Always || (st.prepend == PreStep::First && at_start && pi == 0);
+          if (prepend && q.compare(0, st.replacement.size(), st.replacement) != 0) q = st.replacement + q;
+          if (!st.split) {
+            next.push_back(std::move(q));
+            break;
+          }
+          // Each replacement begins a new piece (tokenizers' MergedWithNext).
+          size_t start = 0;
+          for (size_t at = q.find(st.replacement, 1); at != std::string::npos; at = q.find(st.replacement, at + 1)) {
+            if (at > start) next.push_back(q.substr(start, at - start));
+            start = at;
+          }
+          if (start < q.size()) next.push_back(q.substr(start));
+          break;
+        }
         case PreStep::ByteLevel: {
           std::string q = p;
           if (st.add_prefix_space && (q.empty() || q[0] != ' ')) q = " " + q;
@@ -237,9 +392,84 @@ std::vector<std::string> Tokenizer::Impl::pre_tokenize(const std::string& segmen
   return pieces;
 }
 
+namespace {
+uint64_t pair_key(int32_t a, int32_t b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
+}  // namespace
+
+// tokenizers' Word::merge_all: symbols are ids; the lowest-ranked adjacent pair (leftmost
+// on ties) is merged first, with a priority queue and stale entries skipped, so a long
+// piece (SentencePiece-style tokenizers have no pre-tokenizer) costs O(n log n).
+std::vector<int32_t> Tokenizer::Impl::merge_word(const std::string& piece) const {
+  struct Sym {
+    int32_t id;
+    int64_t prev, next;
+    bool alive;
+  };
+  std::vector<Sym> sym;
+  bool last_unk = false;
+  auto push = [&](int32_t id) { sym.push_back({id, int64_t(sym.size()) - 1, int64_t(sym.size()) + 1, true}); };
+  for (const std::string& ch : utf8_chars(piece)) {
+    auto it = vocab.find(ch);
+    if (it != vocab.end()) {
+      push(it->second);
+      last_unk = false;
+      continue;
+    }
+    if (byte_fallback) {
+      bool all = true;
+      for (unsigned char b : ch) all = all && byte_ids[b] >= 0;
+      if (all) {
+        for (unsigned char b : ch) push(byte_ids[b]);
+        last_unk = false;
+        continue;
+      }
+    }
+    if (unk_id >= 0) {  // without an unk token, tokenizers drops the character
+      if (!(fuse_unk && last_unk)) push(unk_id);
+      last_unk = true;
+    }
+  }
+  if (sym.empty()) return {};
+  sym.back().next = -1;
+  struct Cand {
+    int32_t rank;
+    int64_t pos;
+    int32_t new_id;
+    bool operator>(const Cand& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> queue;
+  auto consider = [&](int64_t pos) {
+    const int64_t nx = sym[size_t(pos)].next;
+    if (nx < 0) return;
+    auto m = merges.find(pair_key(sym[size_t(pos)].id, sym[size_t(nx)].id));
+    if (m != merges.end()) queue.push({m->second.first, pos, m->second.second});
+  };
+  for (int64_t i = 0; i + 1 < int64_t(sym.size()); ++i) consider(i);
+  while (!queue.empty()) {
+    const Cand top = queue.top();
+    queue.pop();
+    Sym& cur = sym[size_t(top.pos)];
+    if (!cur.alive || cur.next < 0) continue;
+    Sym& right = sym[size_t(cur.next)];
+    auto m = merges.find(pair_key(cur.id, right.id));
+    if (m == merges.end() || m->second.second != top.new_id) continue;  // stale entry
+    cur.id = top.new_id;
+    right.alive = false;
+    cur.next = right.next;
+    if (cur.next >= 0) sym[size_t(cur.next)].prev = top.pos;
+    if (cur.prev >= 0) consider(cur.prev);
+    consider(top.pos);
+  }
+  std::vector<int32_t> ids;
+  for (const Sym& x : sym)
+    if (x.alive) ids.push_back(x.id);
+  return ids;
+}
+
 void Tokenizer::Impl::bpe(const std::string& piece, std::vector<int32_t>& out) const {
   if (piece.empty()) return;
-  {
+  constexpr size_t kCacheable = 256;  // whole-segment pieces (no pre-tokenizer) are not worth caching
+  if (piece.size() <= kCacheable) {
     std::lock_guard lk(cache_mu);
     auto it = cache.find(piece);
     if (it != cache.end()) {
@@ -249,40 +479,13 @@ void Tokenizer::Impl::bpe(const std::string& piece, std::vector<int32_t>& out) c
   }
   std::vector<int32_t> ids;
   auto whole = vocab.find(piece);
-  if (ignore_merges && whole != vocab.end()) {
-    ids.push_back(whole->second);
-  } else {
-    std::vector<std::string> sym = utf8_chars(piece);
-    while (sym.size() > 1) {
-      int best = INT_MAX;
-      size_t at = 0;
-      for (size_t i = 0; i + 1 < sym.size(); ++i) {
-        auto r = ranks.find({sym[i], sym[i + 1]});
-        if (r != ranks.end() && r->second < best) best = r->second, at = i;
-      }
-      if (best == INT_MAX) break;
-      // Merge every occurrence of the best pair, left to right (GPT-2's loop).
-      const std::string a = sym[at], b = sym[at + 1];
-      std::vector<std::string> merged;
-      for (size_t i = 0; i < sym.size();) {
-        if (i + 1 < sym.size() && sym[i] == a && sym[i + 1] == b) {
-          merged.push_back(a + b);
-          i += 2;
-        } else {
-          merged.push_back(sym[i++]);
-        }
-      }
-      sym = std::move(merged);
-    }
-    for (const auto& s : sym) {
-      auto it = vocab.find(s);
-      if (it == vocab.end()) throw UserError("tokenizer: symbol '" + s + "' is not in the vocabulary");
-      ids.push_back(it->second);
-    }
-  }
-  std::lock_guard lk(cache_mu);
-  if (cache.size() < 1000000) cache.emplace(piece, ids);
+  if (ignore_merges && whole != vocab.end()) ids.push_back(whole->second);
+  else ids = merge_word(piece);
   out.insert(out.end(), ids.begin(), ids.end());
+  if (piece.size() <= kCacheable) {
+    std::lock_guard lk(cache_mu);
+    if (cache.size() < 1000000) cache.emplace(piece, std::move(ids));
+  }
 }
 
 Tokenizer::Tokenizer() : impl_(std::make_unique<Impl>()) {}
@@ -306,11 +509,13 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
   try {
     const json& model = j.at("model");
     if (model.value("type", "BPE") != "BPE") throw UserError(label + ": only BPE tokenizers are supported");
-    if (model.value("byte_fallback", false)) throw UserError(label + ": byte_fallback BPE is not supported yet");
-    if (!j.value("normalizer", json()).is_null())
-      throw UserError(label + ": normalizer '" + j["normalizer"].value("type", std::string("?")) +
-                      "' is not supported yet");
+    for (const char* k : {"continuing_subword_prefix", "end_of_word_suffix"})
+      if (model.contains(k) && !model[k].is_null() && !model[k].get<std::string>().empty())
+        throw UserError(label + ": BPE " + k + " is not supported");
+    parse_normalizer(j.value("normalizer", json()), im.norms, label);
     im.ignore_merges = model.value("ignore_merges", false);
+    im.byte_fallback = model.value("byte_fallback", false);
+    im.fuse_unk = model.value("fuse_unk", false);
     for (auto it = model.at("vocab").begin(); it != model.at("vocab").end(); ++it) {
       int32_t id = it.value().get<int32_t>();
       im.vocab[it.key()] = id;
@@ -329,8 +534,24 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
       } else {
         a = m.at(0).get<std::string>(), b = m.at(1).get<std::string>();
       }
-      im.ranks.emplace(std::make_pair(a, b), rank++);
+      auto ia = im.vocab.find(a), ib = im.vocab.find(b), iab = im.vocab.find(a + b);
+      if (ia == im.vocab.end() || ib == im.vocab.end() || iab == im.vocab.end())
+        throw UserError(label + ": merge '" + a + " " + b + "' uses a token that is not in the vocabulary");
+      im.merges.emplace(pair_key(ia->second, ib->second), std::make_pair(rank++, iab->second));
     }
+    const json& unk = model.value("unk_token", json());
+    if (unk.is_string()) {
+      auto it = im.vocab.find(unk.get<std::string>());
+      if (it == im.vocab.end()) throw UserError(label + ": unk_token '" + unk.get<std::string>() + "' is not in the vocabulary");
+      im.unk_id = it->second;
+    }
+    for (int b = 0; b < 256; ++b) {
+      char name[8];
+      std::snprintf(name, sizeof name, "<0x%02X>", b);
+      auto it = im.vocab.find(name);
+      im.byte_ids[b] = it == im.vocab.end() ? -1 : it->second;
+    }
+    im.unsupported_decoder = parse_decoder(j.value("decoder", json()), im.decoders);
     for (const auto& a : j.value("added_tokens", json::array())) {
       Impl::Added ad{a.at("content").get<std::string>(), a.at("id").get<int32_t>()};
       im.added.push_back(ad);
@@ -353,7 +574,8 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   size_t pos = 0, seg = 0;
   auto flush = [&](size_t end) {
     if (end > seg)
-      for (const auto& p : impl_->pre_tokenize(text.substr(seg, end - seg))) impl_->bpe(p, out);
+      for (const auto& p : impl_->pre_tokenize(impl_->normalize(text.substr(seg, end - seg)), seg == 0))
+        impl_->bpe(p, out);
   };
   while (pos < text.size()) {
     const Impl::Added* hit = nullptr;
@@ -377,20 +599,86 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
-  std::string joined;
+  const Impl& im = *impl_;
+  std::vector<std::string> toks;
   for (int32_t id : ids) {
-    if (id < 0 || size_t(id) >= impl_->id_to_token.size()) throw UserError("decode: id " + std::to_string(id) + " out of range");
-    joined += impl_->id_to_token[size_t(id)];
+    if (id < 0 || size_t(id) >= im.id_to_token.size()) throw UserError("decode: id " + std::to_string(id) + " out of range");
+    toks.push_back(im.id_to_token[size_t(id)]);
   }
-  if (!impl_->byte_level) return joined;
-  std::string bytes;
-  const ByteMap& bm = byte_map();
-  for (const auto& ch : utf8_chars(joined)) {
-    auto it = bm.to_byte.find(ch);
-    if (it != bm.to_byte.end()) bytes += char(it->second);
-    else bytes += ch;  // added tokens are stored as plain text
+  if (im.byte_level) {
+    std::string joined, bytes;
+    for (const auto& t : toks) joined += t;
+    const ByteMap& bm = byte_map();
+    for (const auto& ch : utf8_chars(joined)) {
+      auto it = bm.to_byte.find(ch);
+      if (it != bm.to_byte.end()) bytes += char(it->second);
+      else bytes += ch;  // added tokens are stored as plain text
+    }
+    return bytes;
   }
-  return bytes;
+  if (!im.unsupported_decoder.empty())
+    throw UserError("decode: the tokenizer's decoder '" + im.unsupported_decoder + "' is not supported yet");
+  // tokenizers' decoder chain, token by token (SentencePiece style: Replace, ByteFallback, Fuse, Strip, Metaspace).
+  for (const DecodeStep& d : im.decoders) {
+    switch (d.kind) {
+      case DecodeStep::Replace:
+        for (auto& t : toks)
+          for (size_t at = t.find(d.from); !d.from.empty() && at != std::string::npos; at = t.find(d.from, at + d.to.size()))
+            t.replace(at, d.from.size(), d.to);
+        break;
+      case DecodeStep::ByteFallback: {
+        // Runs of <0xXX> tokens become their bytes if those are valid UTF-8, else U+FFFD each.
+        std::vector<std::string> next;
+        std::string run;
+        size_t run_tokens = 0;
+        auto end_run = [&] {
+          if (!run_tokens) return;
+          if (utf8proc_decompose(reinterpret_cast<const utf8proc_uint8_t*>(run.data()), utf8proc_ssize_t(run.size()),
+                                 nullptr, 0, utf8proc_option_t(0)) >= 0)
+            next.push_back(run);
+          else
+            for (size_t i = 0; i < run_tokens; ++i) next.push_back("\xef\xbf\xbd");
+          run.clear(), run_tokens = 0;
+        };
+        for (auto& t : toks) {
+          unsigned v = 0;
+          if (t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && std::sscanf(t.c_str() + 3, "%2x", &v) == 1) {
+            run += char(v), ++run_tokens;
+          } else {
+            end_run();
+            next.push_back(std::move(t));
+          }
+        }
+        end_run();
+        toks = std::move(next);
+        break;
+      }
+      case DecodeStep::Fuse: {
+        std::string all;
+        for (const auto& t : toks) all += t;
+        toks = {all};
+        break;
+      }
+      case DecodeStep::Strip:
+        for (auto& t : toks) {
+          int a = 0, b = 0;
+          while (a < d.strip_start && size_t(a) < t.size() && t[size_t(a)] == d.from[0]) ++a;
+          while (b < d.strip_stop && size_t(a + b) < t.size() && t[t.size() - 1 - size_t(b)] == d.from[0]) ++b;
+          t = t.substr(size_t(a), t.size() - size_t(a) - size_t(b));
+        }
+        break;
+      case DecodeStep::Metaspace:
+        for (size_t i = 0; i < toks.size(); ++i) {
+          std::string& t = toks[i];
+          for (size_t at = t.find(d.from); at != std::string::npos; at = t.find(d.from, at + 1)) t.replace(at, d.from.size(), " ");
+          if (i == 0 && d.metaspace_prepend && !t.empty() && t[0] == ' ') t.erase(0, 1);
+        }
+        break;
+    }
+  }
+  std::string out;
+  for (const auto& t : toks) out += t;
+  return out;
 }
 
 int32_t Tokenizer::token_id(const std::string& token) const {

@@ -33,8 +33,52 @@ TEST(BpeTokenizer, MergesByRankAndSplitsAddedTokens) {
 TEST(BpeTokenizer, UnsupportedThingsAreClearErrors) {
   EXPECT_THROW(Tokenizer::from_json_text("{", "t"), lowbit::UserError);
   EXPECT_THROW(Tokenizer::from_json_text(R"({"model": {"type": "Unigram"}})", "t"), lowbit::UserError);
-  EXPECT_THROW(Tokenizer::from_json_text(R"({"normalizer": {"type": "NFC"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})", "t"),
+  EXPECT_THROW(Tokenizer::from_json_text(R"({"normalizer": {"type": "Lowercase"}, "model": {"type": "BPE", "vocab": {}, "merges": []}})", "t"),
+               lowbit::UserError);
+  // A merge whose parts or result are not in the vocabulary (tokenizers refuses these too).
+  EXPECT_THROW(Tokenizer::from_json_text(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})", "t"),
                lowbit::UserError);
   auto t = Tokenizer::from_json_text(kJson, "test");
-  EXPECT_THROW(t.encode("x"), lowbit::UserError);  // a byte the vocabulary lacks
+  // Without an unk token, tokenizers drops a character the vocabulary lacks; so do we.
+  EXPECT_EQ(t.encode("lxo"), (std::vector<int32_t>{4}));
+}
+
+namespace {
+// SentencePiece-style (Llama-2): "\u2581" for spaces, prepended; byte fallback for unknown
+// characters; unk fused; the decoder undoes all of it.
+const char* kSpJson = R"({
+  "added_tokens": [{"id": 0, "content": "<unk>", "special": true}, {"id": 1, "content": "<s>", "special": true}],
+  "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                 {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+  "pre_tokenizer": null,
+  "decoder": {"type": "Sequence", "decoders": [{"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+              {"type": "ByteFallback"}, {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+  "model": {"type": "BPE", "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true,
+            "vocab": {"<unk>": 0, "<s>": 1, "<0xC3>": 2, "<0xA9>": 3, "\u2581": 4, "h": 5, "i": 6, "\u2581h": 7,
+                      "\u2581hi": 8, "hi": 9},
+            "merges": ["h i", "\u2581 h", "\u2581h i"]}
+})";
+}  // namespace
+
+TEST(BpeTokenizer, SentencePieceStyleByteFallbackAndDecoder) {
+  auto t = Tokenizer::from_json_text(kSpJson, "sp");
+  // "hi hi": normalized to "\u2581hi\u2581hi"; merges by rank: "h i" (0) first, so the
+  // pieces are "\u2581" + "hi" twice (not "\u2581hi", whose merges rank later).
+  EXPECT_EQ(t.encode("hi hi"), (std::vector<int32_t>{4, 9, 4, 9}));
+  // "\u00e9" is not in the vocabulary: its UTF-8 bytes C3 A9 are byte-fallback tokens
+  // ("\u2581 h" then merges). Expected ids checked with tokenizers 0.23.3 on this same JSON.
+  EXPECT_EQ(t.encode("h\u00e9"), (std::vector<int32_t>{7, 2, 3}));
+  // "x" has no byte token either: <unk>, and two unknowns in a row fuse into one.
+  EXPECT_EQ(t.encode("hxx"), (std::vector<int32_t>{7, 0}));
+  EXPECT_EQ(t.decode({4, 9, 4, 9}), "hi hi");
+  EXPECT_EQ(t.decode({7, 2, 3}), "h\u00e9");
+  EXPECT_EQ(t.decode({4, 5, 3}), "h\ufffd");  // a lone continuation byte is not UTF-8
+}
+
+TEST(BpeTokenizer, NfcNormalizerComposes) {
+  // "e" + combining acute (U+0301) composes to U+00E9 before the vocabulary lookup.
+  auto t = Tokenizer::from_json_text(R"({"normalizer": {"type": "NFC"},
+      "model": {"type": "BPE", "vocab": {"\u00e9": 0, "e": 1, "\u0301": 2}, "merges": []}})", "nfc");
+  EXPECT_EQ(t.encode("e\u0301"), (std::vector<int32_t>{0}));
+  EXPECT_EQ(t.encode("e"), (std::vector<int32_t>{1}));
 }

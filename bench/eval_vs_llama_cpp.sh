@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Side by side: `lowbit eval` and llama.cpp's llama-perplexity on SmolLM2-135M, same text,
+# context (512), chunks and threads. Prints wall time, tokens/s (chunks x ctx / wall, model
+# load and tokenization included for both), peak RSS and PPL, and lowbit's speed ratio.
+#
+#   bench/eval_vs_llama_cpp.sh [--chunks 16] [--threads $(nproc)] [--text FILE]
+#
+# Needs: build/lowbit, the SmolLM2 fixture (tests/fixtures/smollm2.py), llama.cpp from
+# scripts/llama-cpp.sh, and WikiText-2 (default ../shared/data/wikitext-2-raw-test.txt).
+# BF16 runs the same weights in both tools. lowbit W4A16 (group 64: SmolLM2's 576 columns
+# are not a multiple of 128) is set beside llama.cpp's own 4-bit Q4_0 and Q4_K_M
+# (quantized by llama-quantize from the same BF16 GGUF); those are different formats, so
+# compare their speed, not their PPL, with ours.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+chunks=16 threads="$(nproc)" text="$root/../shared/data/wikitext-2-raw-test.txt"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --chunks) chunks="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --text) text="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ -f "$text" ] || { echo "no text at $text (see README: WikiText-2)" >&2; exit 2; }
+lowbit="${LOWBIT_BUILD:-$root/build}/lowbit"
+venv="$("$root/scripts/compat-venv.sh")"
+model="$("$venv/bin/python" "$root/tests/fixtures/smollm2.py" | tail -1)"
+bin="$("$root/scripts/llama-cpp.sh")"
+work="${TMPDIR:-/tmp}/lowbit-bench-eval"
+mkdir -p "$work"
+if [ ! -f "$work/bf16.gguf" ]; then
+  PYTHONPATH="$bin/../gguf-py" "$venv/bin/python" "$bin/../convert_hf_to_gguf.py" "$model" --outtype bf16 \
+    --outfile "$work/bf16.gguf" >/dev/null 2>&1
+fi
+for q in Q4_0 Q4_K_M; do
+  [ -f "$work/$q.gguf" ] || "$bin/llama-quantize" "$work/bf16.gguf" "$work/$q.gguf" "$q" "$threads" >/dev/null 2>&1
+done
+rm -rf "$work/w4a16"
+"$lowbit" quantize "$model" -o "$work/w4a16" --scheme W4A16 --group-size 64 --ignore lm_head >/dev/null 2>&1
+
+tokens=$((chunks * 512))
+# run NAME CMD...: prints one table row; sets $wall for the ratio.
+run() {
+  local name="$1"; shift
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out" 2>&1
+  read -r wall rss <"$work/time"
+  local ppl
+  ppl="$(grep -oE '(Final estimate: PPL = |^PPL +)[0-9.]+' "$work/out" | grep -oE '[0-9.]+$' | tail -1)"
+  awk -v n="$name" -v w="$wall" -v t="$tokens" -v r="$rss" -v p="$ppl" \
+    'BEGIN { printf "%-20s %8.2f s %9.1f tok/s %8.0f MB   PPL %s\n", n, w, t / w, r / 1024, p }'
+}
+echo "SmolLM2-135M, $chunks chunks x 512 tokens, $threads threads, $(basename "$text")"
+lp() { run "$1" "$bin/llama-perplexity" -m "$2" -f "$text" -c 512 --chunks "$chunks" -t "$threads"; }
+lb() { run "$1" "$lowbit" eval "$2" --text "$text" --chunks "$chunks" --threads "$threads"; }
+lp "llama.cpp BF16" "$work/bf16.gguf"; ref_bf16="$wall"
+lb "lowbit BF16" "$model"; ours_bf16="$wall"
+lp "llama.cpp Q4_0" "$work/Q4_0.gguf"; ref_q4="$wall"
+lp "llama.cpp Q4_K_M" "$work/Q4_K_M.gguf"
+lb "lowbit W4A16 g64" "$work/w4a16"; ours_w4="$wall"
+awk -v a="$ref_bf16" -v b="$ours_bf16" -v c="$ref_q4" -v d="$ours_w4" 'BEGIN {
+  printf "speed ratio lowbit / llama.cpp: BF16 %.2fx, W4A16 vs Q4_0 %.2fx; lowbit W4A16 / BF16 %.2fx\n", a / b, c / d, b / d }'
