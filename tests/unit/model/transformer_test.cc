@@ -1,0 +1,95 @@
+#include "model/transformer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "export/checkpoint_weights.h"
+#include "io/model_dir.h"
+#include "tiny_model.h"
+
+using namespace lowbit;
+namespace fs = std::filesystem;
+
+namespace {
+struct Net {
+  std::unique_ptr<io::ModelDir> dir;
+  model::Architecture arch;
+  std::unique_ptr<exporter::CheckpointWeights> weights;
+  std::unique_ptr<model::Transformer> net;
+};
+
+Net tiny(const std::string& arch_name) {
+  fixtures::TinyModelSpec s;
+  s.arch = arch_name;
+  s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 300;
+  const fs::path dir = fs::temp_directory_path() / ("lowbit-transformer-" + arch_name);
+  fs::remove_all(dir);
+  fixtures::write_tiny_model(dir, s);
+  Net n;
+  n.dir = std::make_unique<io::ModelDir>(dir);
+  n.arch = model::architecture_from_config(n.dir->config(), "config.json");
+  n.weights = std::make_unique<exporter::CheckpointWeights>(*n.dir, n.arch);
+  n.net = std::make_unique<model::Transformer>(n.arch, *n.weights);
+  return n;
+}
+
+std::vector<int32_t> tokens(int n) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % 300);
+  return t;
+}
+
+float max_abs(const std::vector<float>& v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+}  // namespace
+
+class TransformerArch : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
+  // 150 tokens: several 64-row attention blocks in the full pass; then the same sequence as
+  // a 100-token prefill, a 3-token chunk (the few-token kernel) and 47 single steps.
+  Net n = tiny(GetParam());
+  const auto t = tokens(150);
+  const auto full = n.net->forward(t);
+  const int64_t V = n.arch.vocab;
+  model::KVCache cache;
+  std::vector<float> inc = n.net->forward({t.begin(), t.begin() + 100}, 0, cache);
+  auto chunk = n.net->forward({t.begin() + 100, t.begin() + 103}, 0, cache);
+  inc.insert(inc.end(), chunk.begin(), chunk.end());
+  for (size_t i = 103; i < t.size(); ++i) {
+    auto step = n.net->forward({t[i]}, 0, cache);
+    inc.insert(inc.end(), step.begin(), step.end());
+  }
+  EXPECT_EQ(cache.positions, 150);
+  ASSERT_EQ(inc.size(), full.size());
+  const float tol = 1e-4f * max_abs(full);
+  int argmax_same = 0;
+  for (size_t r = 0; r < t.size(); ++r) {
+    size_t a = 0, b = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      ASSERT_NEAR(inc[r * V + size_t(v)], full[r * V + size_t(v)], tol) << "row " << r << " token " << v;
+      if (inc[r * V + size_t(v)] > inc[r * V + a]) a = size_t(v);
+      if (full[r * V + size_t(v)] > full[r * V + b]) b = size_t(v);
+    }
+    argmax_same += a == b;
+  }
+  EXPECT_EQ(argmax_same, 150);
+}
+
+TEST_P(TransformerArch, FirstRowSkipsOnlyTheHead) {
+  Net n = tiny(GetParam());
+  const auto t = tokens(70);
+  const auto full = n.net->forward(t);
+  const auto tail = n.net->forward(t, 35);
+  const size_t V = size_t(n.arch.vocab);
+  ASSERT_EQ(tail.size(), 35 * V);
+  const float tol = 1e-5f * max_abs(full);
+  for (size_t i = 0; i < tail.size(); ++i) ASSERT_NEAR(tail[i], full[35 * V + i], tol) << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, TransformerArch, ::testing::Values("llama", "qwen2", "qwen3"));
