@@ -7,6 +7,7 @@
 
 #include "export/checkpoint_weights.h"
 #include "io/model_dir.h"
+#include "numerics/half.h"
 #include "tiny_model.h"
 
 using namespace lowbit;
@@ -93,3 +94,28 @@ TEST_P(TransformerArch, FirstRowSkipsOnlyTheHead) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, TransformerArch, ::testing::Values("llama", "qwen2", "qwen3"));
+
+TEST(Linear, BlasAndFewTokenPathsMatchAScalarReference) {
+  // y = x W^T + b with plain double loops as the reference, for each stored dtype, through
+  // the few-token dot-product path (1 and 3 tokens) and the tile + sgemm path (37 tokens).
+  const int64_t in = 200, out = 333;
+  for (DType dt : {DType::BF16, DType::F16, DType::F32}) {
+    std::vector<uint8_t> w(size_t(in * out) * dtype_size(dt)), b(size_t(out) * dtype_size(dt));
+    for (int64_t i = 0; i < in * out; ++i) store_from_f32(w.data(), size_t(i), dt, std::sin(float(i) * 0.37f) * 0.1f);
+    for (int64_t i = 0; i < out; ++i) store_from_f32(b.data(), size_t(i), dt, float(i % 7) - 3.0f);
+    model::DenseLinear lin(w.data(), dt, in, out);
+    lin.set_bias(b.data(), dt);
+    for (int64_t T : {1, 3, 37}) {
+      std::vector<float> x(size_t(T * in)), y(size_t(T * out));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = std::cos(float(i) * 0.11f);
+      lin.forward(x.data(), T, y.data());
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t o = 0; o < out; ++o) {
+          double ref = load_as_f32(b.data(), size_t(o), dt);
+          for (int64_t k = 0; k < in; ++k)
+            ref += double(x[size_t(t * in + k)]) * load_as_f32(w.data(), size_t(o * in + k), dt);
+          ASSERT_NEAR(y[size_t(t * out + o)], ref, 1e-4) << dtype_name(dt) << " T=" << T << " row " << o;
+        }
+    }
+  }
+}
