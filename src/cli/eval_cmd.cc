@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/loaded_model.h"
 #include "cli/runner.h"
+#include "cli/special_tokens.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
@@ -22,24 +23,6 @@ namespace lowbit::cli {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-// BOS from tokenizer_config.json: used when it says add_bos_token (Llama-style tokenizers).
-int32_t bos_id(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::string& mode) {
-  if (mode == "no") return -1;
-  json cfg;
-  if (fs::exists(dir / "tokenizer_config.json")) cfg = json::parse(io::read_text_file(dir / "tokenizer_config.json"), nullptr, false);
-  std::string bos;
-  if (cfg.is_object() && cfg.contains("bos_token")) {
-    const json& b = cfg["bos_token"];
-    bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
-  }
-  const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
-  if (mode == "auto" && !add) return -1;
-  int32_t id = bos.empty() ? -1 : tok.token_id(bos);
-  if (id < 0) throw UserError("--bos: the tokenizer defines no BOS token");
-  return id;
-}
-}  // namespace
 
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
@@ -88,7 +71,7 @@ void register_eval(CLI::App& app) {
     o.ctx = ctx;
     o.protocol = protocol == "paper" ? eval::Protocol::Paper : eval::Protocol::LlamaCpp;
     o.max_chunks = chunks;
-    o.bos_id = bos_id(tok_dir, tok, bos);
+    o.bos_id = bos_to_add(tok_dir, tok, bos);
     o.save_logits = save_logits;
     std::optional<eval::LogProbReader> base_lp;
     if (!base_logits.empty()) o.base_logits = &base_lp.emplace(base_logits);

@@ -1,0 +1,51 @@
+#include "cli/special_tokens.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "io/file_util.h"
+
+namespace lowbit::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+json read_json_or_null(const fs::path& p) {
+  if (!fs::exists(p)) return json();
+  json j = json::parse(io::read_text_file(p), nullptr, false);
+  return j.is_object() ? j : json();
+}
+}  // namespace
+
+int32_t bos_to_add(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::string& mode) {
+  if (mode == "no") return -1;
+  const json cfg = read_json_or_null(dir / "tokenizer_config.json");
+  std::string bos;
+  if (cfg.is_object() && cfg.contains("bos_token")) {
+    const json& b = cfg["bos_token"];
+    bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
+  }
+  const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
+  if (mode == "auto" && !add) return -1;
+  const int32_t id = bos.empty() ? -1 : tok.token_id(bos);
+  if (id < 0) throw UserError("--bos: the tokenizer defines no BOS token");
+  return id;
+}
+
+std::vector<int32_t> eos_ids(const fs::path& dir) {
+  for (const char* name : {"generation_config.json", "config.json"}) {
+    const json cfg = read_json_or_null(dir / name);
+    if (!cfg.is_object() || !cfg.contains("eos_token_id")) continue;
+    const json& e = cfg["eos_token_id"];
+    std::vector<int32_t> ids;
+    if (e.is_number_integer()) ids.push_back(e.get<int32_t>());
+    if (e.is_array())
+      for (const auto& x : e)
+        if (x.is_number_integer()) ids.push_back(x.get<int32_t>());
+    return ids;
+  }
+  return {};
+}
+
+}  // namespace lowbit::cli
