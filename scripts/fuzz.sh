@@ -4,6 +4,8 @@
 # for N deterministic executions each (seed 1; what `make test` runs). Failing inputs
 # are saved in build-fuzz/; turn each into a unit test named after what it broke.
 set -euo pipefail
+# Undefined behaviour (e.g. a float-to-int overflow) stops the run like a crash does.
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 if [ "${1:-}" = "--runs" ]; then limit="-runs=${2:?} -seed=1"; what="${2} runs"
 else limit="-max_total_time=${1:-30}"; what="${1:-30}s"; fi

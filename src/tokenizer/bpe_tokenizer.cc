@@ -179,6 +179,16 @@ namespace {
 
 std::string regex_of(const json& pattern);
 
+// A JSON integer in [lo, hi]; anything else (floats, huge values) is a UserError, never a
+// float-to-int conversion (undefined behaviour, found by fuzz_tokenizer).
+int32_t json_int(const json& v, int64_t lo, int64_t hi, const std::string& what) {
+  if (!v.is_number_integer()) throw UserError("tokenizer.json: " + what + " is not an integer");
+  const int64_t x = v.is_number_unsigned() ? int64_t(std::min<uint64_t>(v.get<uint64_t>(), uint64_t(INT64_MAX)))
+                                           : v.get<int64_t>();
+  if (x < lo || x > hi) throw UserError("tokenizer.json: " + what + " " + std::to_string(x) + " is out of range");
+  return int32_t(x);
+}
+
 void parse_pre_tokenizer(const json& p, std::vector<PreStep>& steps, bool& byte_level, const std::string& label) {
   if (p.is_null()) return;
   const std::string type = p.value("type", "");
@@ -264,7 +274,8 @@ std::string parse_decoder(const json& d, std::vector<DecodeStep>& out) {
     out.emplace_back(DecodeStep::Fuse);
   } else if (type == "Strip" && d.value("content", std::string(" ")).size() == 1) {
     DecodeStep st{DecodeStep::Strip, d.value("content", std::string(" "))};
-    st.strip_start = d.value("start", 0), st.strip_stop = d.value("stop", 0);
+    st.strip_start = d.contains("start") ? json_int(d["start"], 0, 1 << 20, "Strip start") : 0;
+    st.strip_stop = d.contains("stop") ? json_int(d["stop"], 0, 1 << 20, "Strip stop") : 0;
     out.push_back(st);
   } else if (type == "Metaspace") {
     DecodeStep st{DecodeStep::Metaspace, d.value("replacement", std::string("\xe2\x96\x81")), " "};
@@ -516,10 +527,13 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
     im.ignore_merges = model.value("ignore_merges", false);
     im.byte_fallback = model.value("byte_fallback", false);
     im.fuse_unk = model.value("fuse_unk", false);
+    // Ids are dense in real vocabularies; a bound keeps a hostile file from making us
+    // allocate billions of entries.
+    const json& added_json = j.value("added_tokens", json::array());
+    const int64_t max_id = int64_t(model.at("vocab").size()) + (added_json.is_array() ? int64_t(added_json.size()) : 0) + 1024;
     for (auto it = model.at("vocab").begin(); it != model.at("vocab").end(); ++it) {
-      int32_t id = it.value().get<int32_t>();
+      const int32_t id = json_int(it.value(), 0, max_id, "token id");
       im.vocab[it.key()] = id;
-      if (id < 0) throw UserError(label + ": negative token id");
       if (size_t(id) >= im.id_to_token.size()) im.id_to_token.resize(size_t(id) + 1);
       im.id_to_token[size_t(id)] = it.key();
     }
@@ -552,8 +566,8 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
       im.byte_ids[b] = it == im.vocab.end() ? -1 : it->second;
     }
     im.unsupported_decoder = parse_decoder(j.value("decoder", json()), im.decoders);
-    for (const auto& a : j.value("added_tokens", json::array())) {
-      Impl::Added ad{a.at("content").get<std::string>(), a.at("id").get<int32_t>()};
+    for (const auto& a : added_json) {
+      Impl::Added ad{a.at("content").get<std::string>(), json_int(a.at("id"), 0, max_id, "added token id")};
       im.added.push_back(ad);
       if (size_t(ad.id) >= im.id_to_token.size()) im.id_to_token.resize(size_t(ad.id) + 1);
       im.id_to_token[size_t(ad.id)] = ad.content;
@@ -568,7 +582,23 @@ Tokenizer Tokenizer::from_json_text(const std::string& text, const std::string& 
   return t;
 }
 
+namespace {
+// The regexes run with PCRE2_NO_UTF_CHECK (checking every piece again would be slow), so the
+// text is validated once here; invalid UTF-8 is a clear error, as Python's decode would be.
+void check_utf8(const std::string& text) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  utf8proc_ssize_t i = 0, n = utf8proc_ssize_t(text.size());
+  while (i < n) {
+    utf8proc_int32_t cp;
+    const utf8proc_ssize_t len = utf8proc_iterate(p + i, n - i, &cp);
+    if (len < 0) throw UserError("tokenizer: the text is not valid UTF-8 (byte offset " + std::to_string(i) + ")");
+    i += len;
+  }
+}
+}  // namespace
+
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  check_utf8(text);
   std::vector<int32_t> out;
   // Added tokens split the text first; they are never merged with their neighbours.
   size_t pos = 0, seg = 0;

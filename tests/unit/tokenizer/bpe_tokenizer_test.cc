@@ -39,6 +39,9 @@ TEST(BpeTokenizer, UnsupportedThingsAreClearErrors) {
   EXPECT_THROW(Tokenizer::from_json_text(R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})", "t"),
                lowbit::UserError);
   auto t = Tokenizer::from_json_text(kJson, "test");
+  // Invalid UTF-8 (found by fuzz_tokenizer: the regex engine ran on it unchecked and crashed).
+  EXPECT_THROW(t.encode(std::string("a\xfe\xff\xff\xff" "2 <|end|>c")), lowbit::UserError);
+  EXPECT_THROW(t.encode(std::string("\xed\xa0\x80")), lowbit::UserError);  // a UTF-16 surrogate
   // Without an unk token, tokenizers drops a character the vocabulary lacks; so do we.
   EXPECT_EQ(t.encode("lxo"), (std::vector<int32_t>{4}));
 }
