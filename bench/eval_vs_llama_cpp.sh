@@ -24,16 +24,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$text" ] || { echo "no text at $text (see README: WikiText-2)" >&2; exit 2; }
-lowbit="${LOWBIT_BUILD:-$root/build}/lowbit"
-venv="$("$root/scripts/compat-venv.sh")"
-model="$("$venv/bin/python" "$root/tests/fixtures/smollm2.py" | tail -1)"
-bin="$("$root/scripts/llama-cpp.sh")"
-work="${TMPDIR:-/tmp}/lowbit-bench-eval"
-mkdir -p "$work"
-if [ ! -f "$work/bf16.gguf" ]; then
-  PYTHONPATH="$bin/../gguf-py" "$venv/bin/python" "$bin/../convert_hf_to_gguf.py" "$model" --outtype bf16 \
-    --outfile "$work/bf16.gguf" >/dev/null 2>&1
-fi
+. "$root/bench/common.sh" lowbit-bench-eval
+lowbit="$build/lowbit" model="$smol"
+[ -f "$work/bf16.gguf" ] || to_gguf "$model" "$work/bf16.gguf"
 for q in Q4_0 Q4_K_M; do
   [ -f "$work/$q.gguf" ] || "$bin/llama-quantize" "$work/bf16.gguf" "$work/$q.gguf" "$q" "$threads" >/dev/null 2>&1
 done

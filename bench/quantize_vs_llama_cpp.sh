@@ -19,19 +19,13 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-build="${LOWBIT_BUILD:-$root/build}"
-venv="$("$root/scripts/compat-venv.sh")"
-smol="$("$venv/bin/python" "$root/tests/fixtures/smollm2.py" | tail -1)"
-bin="$("$root/scripts/llama-cpp.sh")"
-work="${TMPDIR:-/tmp}/lowbit-bench-quantize"
-mkdir -p "$work"
+. "$root/bench/common.sh" lowbit-bench-quantize
 if [ ! -f "$work/bf16.gguf" ]; then
   rm -rf "$work/model"
   "$build/make-tiny-model" "$work/model" --arch llama --hidden 2048 --intermediate 5632 --layers 11 --heads 16 \
     --kv-heads 4 --vocab 49152 >/dev/null
   cp "$smol/tokenizer.json" "$smol/tokenizer_config.json" "$work/model/"
-  PYTHONPATH="$bin/../gguf-py" "$venv/bin/python" "$bin/../convert_hf_to_gguf.py" "$work/model" --outtype bf16 \
-    --outfile "$work/bf16.gguf" >/dev/null 2>&1
+  to_gguf "$work/model" "$work/bf16.gguf"
 fi
 in_mb=$(du -m --apparent-size "$work/model"/*.safetensors | awk '{s += $1} END {print s}')
 cat "$work/model"/*.safetensors "$work/bf16.gguf" >/dev/null  # both inputs in the page cache
