@@ -61,14 +61,20 @@ EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const Log
     chunks = std::min(chunks, int64_t(h.chunks));
   }
   const bool has_base = bool(base) || bf;
-  std::vector<int32_t> evaluated;  // every chunk as run (BOS included), for --save-logits
+  // Chunk c as the model runs it: llama.cpp's protocol puts BOS first when the model adds one.
+  auto chunk_at = [&](int64_t c) {
+    std::vector<int32_t> chunk(tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
+    if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) chunk[0] = o.bos_id;
+    return chunk;
+  };
   std::unique_ptr<LogProbWriter> save;
   const size_t row_bytes = LogProbWriter::row_bytes(uint32_t(vocab));
   std::vector<uint8_t> encoded;
   if (!o.save_logits.empty()) {
+    std::vector<int32_t> evaluated;  // every chunk as run, stored to catch a mismatched reuse
     for (int64_t c = 0; c < chunks; ++c) {
-      evaluated.insert(evaluated.end(), tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
-      if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) evaluated[size_t(c * o.ctx)] = o.bos_id;
+      const auto chunk = chunk_at(c);
+      evaluated.insert(evaluated.end(), chunk.begin(), chunk.end());
     }
     save = std::make_unique<LogProbWriter>(
         o.save_logits, LogProbHeader{uint32_t(o.ctx), uint32_t(vocab), uint32_t(chunks), uint32_t(first)}, evaluated);
@@ -77,8 +83,7 @@ EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const Log
   Mean nll, base_nll, kld, same_top, dp;
   std::vector<double> kld_all;
   for (int64_t c = 0; c < chunks; ++c) {
-    std::vector<int32_t> chunk(tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
-    if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) chunk[0] = o.bos_id;
+    const std::vector<int32_t> chunk = chunk_at(c);
     if (bf && !std::equal(chunk.begin(), chunk.end(), bf->chunk_tokens(uint32_t(c))))
       throw UserError("--base-logits was computed on different tokens in chunk " + std::to_string(c + 1) +
                       " (another text, tokenizer or BOS setting)");

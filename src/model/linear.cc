@@ -16,9 +16,7 @@ namespace {
 int64_t tile_rows(int64_t out, int64_t in) {
   return std::min(out, std::max<int64_t>(64, (int64_t(4) << 20) / std::max<int64_t>(in, 1)));
 }
-}  // namespace
 
-namespace {
 LOWBIT_TARGET_CLONES float dot(const float* a, const float* b, int64_t n) {
   float acc = 0;
 #pragma omp simd reduction(+ : acc)
