@@ -1,10 +1,13 @@
-# lowbit: `make demo` and `make test` work on a fresh Debian 12 machine.
+# lowbit: `make demo` and `make test` work on a fresh Debian 12 machine; `make check` is the
+# fast tier for development (build + unit + end-to-end tests). CONTRIBUTING.md explains the tiers.
 BUILD ?= build
+ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 DEMO_DIR ?= /tmp/lowbit-demo
 FUZZ_RUNS ?= 30000
+PREFIX ?= /usr/local
 
-.PHONY: all deps build test unit compat fuzz demo bench clean
+.PHONY: all deps build check unit e2e sanitize compat fuzz test demo bench install clean
 
 all: build
 
@@ -15,8 +18,22 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Development tier: unit tests (also under the baseline ISA) and the CLI end to end.
+check: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|e2e'
+
 unit: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+e2e: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L e2e
+
+# The same tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+sanitize: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOWBIT_SANITIZE=ON -DLOWBIT_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|e2e'
 
 compat: build
 	@venv=$$(scripts/compat-venv.sh) && \
@@ -25,7 +42,7 @@ compat: build
 fuzz: deps
 	scripts/fuzz.sh --runs $(FUZZ_RUNS)
 
-test: unit fuzz compat
+test: check sanitize fuzz compat
 
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
@@ -37,5 +54,8 @@ demo: build
 bench: build
 	$(BUILD)/bench_quantize --gb 1.2
 
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
 clean:
-	rm -rf $(BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

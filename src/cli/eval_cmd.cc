@@ -15,7 +15,7 @@
 #include "export/checkpoint_weights.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
-#include "model/transformer.h"
+#include "engine/transformer.h"
 #include "tokenizer/bpe_tokenizer.h"
 
 namespace lowbit::cli {
@@ -79,7 +79,7 @@ void register_eval(CLI::App& app) {
     if (base_lp) total = std::min<int64_t>(total, base_lp->header().chunks);
     Progress progress("eval", uint64_t(total), uint64_t(total * ctx), ProgressMode::Auto, "chunks",
                       b ? "tokens (x2 models)" : "tokens");
-    auto fwd = [&](const model::Transformer& net) {
+    auto fwd = [&](const engine::Transformer& net) {
       return [&net](const std::vector<int32_t>& t, int64_t first) {
         check_interrupted();
         return net.forward(t, first);

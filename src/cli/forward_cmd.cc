@@ -10,7 +10,7 @@
 #include "export/checkpoint_weights.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
-#include "model/transformer.h"
+#include "engine/transformer.h"
 
 namespace lowbit::cli {
 

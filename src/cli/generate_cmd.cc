@@ -11,7 +11,7 @@
 #include "core/interrupt.h"
 #include "export/checkpoint_weights.h"
 #include "io/model_dir.h"
-#include "model/transformer.h"
+#include "engine/transformer.h"
 #include "tokenizer/bpe_tokenizer.h"
 
 namespace lowbit::cli {
@@ -44,7 +44,7 @@ void register_generate(CLI::App& app) {
     std::vector<int32_t> out;
     // The prompt runs once (only its last row through the head); then one token per step
     // against the KV cache.
-    model::KVCache cache;
+    engine::KVCache cache;
     std::vector<int32_t> step = ids;
     for (int i = 0; i < n; ++i) {
       check_interrupted();

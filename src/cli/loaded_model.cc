@@ -7,7 +7,7 @@ LoadedModel load_model(const std::string& path) {
   l.dir = std::make_unique<io::ModelDir>(path);
   l.arch = model::architecture_from_config(l.dir->config(), (l.dir->path() / "config.json").string());
   l.weights = std::make_unique<exporter::CheckpointWeights>(*l.dir, l.arch);
-  l.net = std::make_unique<model::Transformer>(l.arch, *l.weights);
+  l.net = std::make_unique<engine::Transformer>(l.arch, *l.weights);
   return l;
 }
 

@@ -6,7 +6,7 @@
 
 #include "export/checkpoint_weights.h"
 #include "io/model_dir.h"
-#include "model/transformer.h"
+#include "engine/transformer.h"
 
 namespace lowbit::cli {
 
@@ -14,7 +14,7 @@ struct LoadedModel {
   std::unique_ptr<io::ModelDir> dir;
   model::Architecture arch;
   std::unique_ptr<exporter::CheckpointWeights> weights;
-  std::unique_ptr<model::Transformer> net;
+  std::unique_ptr<engine::Transformer> net;
 };
 
 LoadedModel load_model(const std::string& path);

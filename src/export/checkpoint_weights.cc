@@ -8,7 +8,7 @@
 namespace lowbit::exporter {
 
 namespace {
-class QuantizedLinear : public model::Linear {
+class QuantizedLinear : public engine::Linear {
  public:
   explicit QuantizedLinear(algorithms::QuantizedWeight q) : Linear(q.cols, q.rows), q_(std::move(q)) {}
   void rows_f32(int64_t r0, int64_t r1, float* dst) const override { algorithms::dequantize_rows_f32(q_, r0, r1, dst); }
@@ -26,7 +26,7 @@ CheckpointWeights::CheckpointWeights(const io::ModelDir& dir, const model::Archi
   }
 }
 
-model::TensorView CheckpointWeights::tensor(const std::string& name) const {
+engine::TensorView CheckpointWeights::tensor(const std::string& name) const {
   const io::TensorRef& r = dir_.at(name);
   if (!dtype_is_float(r.info->dtype))
     throw UserError(dir_.path().string() + ": tensor " + name + " has dtype " + std::string(dtype_name(r.info->dtype)) +
@@ -36,19 +36,19 @@ model::TensorView CheckpointWeights::tensor(const std::string& name) const {
 
 bool CheckpointWeights::has_tensor(const std::string& name) const { return dir_.find(name) != nullptr; }
 
-std::unique_ptr<model::Linear> CheckpointWeights::linear(const model::Module& m) const {
-  std::unique_ptr<model::Linear> out;
+std::unique_ptr<engine::Linear> CheckpointWeights::linear(const model::Module& m) const {
+  std::unique_ptr<engine::Linear> out;
   const quant::ModuleChoice* c = plan_ ? plan_->find(m.path) : nullptr;
   if (c && c->group >= 0) {
     out = std::make_unique<QuantizedLinear>(read_quantized(dir_, m.path, recipe_.config_groups[size_t(c->group)].second));
   } else {
-    model::TensorView w = tensor(m.path + ".weight");
+    engine::TensorView w = tensor(m.path + ".weight");
     if (w.shape != std::vector<int64_t>{m.out_features, m.in_features})
       throw UserError(dir_.path().string() + ": tensor " + m.path + ".weight has an unexpected shape");
-    out = std::make_unique<model::DenseLinear>(w.data, w.dtype, m.in_features, m.out_features);
+    out = std::make_unique<engine::DenseLinear>(w.data, w.dtype, m.in_features, m.out_features);
   }
   if (m.has_bias) {
-    model::TensorView b = tensor(m.path + ".bias");
+    engine::TensorView b = tensor(m.path + ".bias");
     out->set_bias(b.data, b.dtype);
   }
   return out;

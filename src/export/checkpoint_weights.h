@@ -5,17 +5,17 @@
 #include <optional>
 
 #include "io/model_dir.h"
-#include "model/transformer.h"
+#include "engine/transformer.h"
 #include "quant/plan.h"
 
 namespace lowbit::exporter {
 
-class CheckpointWeights : public model::WeightSource {
+class CheckpointWeights : public engine::WeightSource {
  public:
   CheckpointWeights(const io::ModelDir& dir, const model::Architecture& arch);
-  model::TensorView tensor(const std::string& name) const override;
+  engine::TensorView tensor(const std::string& name) const override;
   bool has_tensor(const std::string& name) const override;
-  std::unique_ptr<model::Linear> linear(const model::Module& m) const override;
+  std::unique_ptr<engine::Linear> linear(const model::Module& m) const override;
 
  private:
   const io::ModelDir& dir_;

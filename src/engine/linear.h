@@ -8,7 +8,7 @@
 
 #include "core/dtype.h"
 
-namespace lowbit::model {
+namespace lowbit::engine {
 
 class Linear {
  public:
@@ -42,4 +42,4 @@ class DenseLinear : public Linear {
   DType dtype_;
 };
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine

@@ -1,4 +1,4 @@
-#include "model/transformer.h"
+#include "engine/transformer.h"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +18,7 @@ struct Net {
   std::unique_ptr<io::ModelDir> dir;
   model::Architecture arch;
   std::unique_ptr<exporter::CheckpointWeights> weights;
-  std::unique_ptr<model::Transformer> net;
+  std::unique_ptr<engine::Transformer> net;
 };
 
 Net tiny(const std::string& arch_name) {
@@ -32,7 +32,7 @@ Net tiny(const std::string& arch_name) {
   n.dir = std::make_unique<io::ModelDir>(dir);
   n.arch = model::architecture_from_config(n.dir->config(), "config.json");
   n.weights = std::make_unique<exporter::CheckpointWeights>(*n.dir, n.arch);
-  n.net = std::make_unique<model::Transformer>(n.arch, *n.weights);
+  n.net = std::make_unique<engine::Transformer>(n.arch, *n.weights);
   return n;
 }
 
@@ -58,7 +58,7 @@ TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
   const auto t = tokens(150);
   const auto full = n.net->forward(t);
   const int64_t V = n.arch.vocab;
-  model::KVCache cache;
+  engine::KVCache cache;
   std::vector<float> inc = n.net->forward({t.begin(), t.begin() + 100}, 0, cache);
   auto chunk = n.net->forward({t.begin() + 100, t.begin() + 103}, 0, cache);
   inc.insert(inc.end(), chunk.begin(), chunk.end());
@@ -103,7 +103,7 @@ TEST(Linear, BlasAndFewTokenPathsMatchAScalarReference) {
     std::vector<uint8_t> w(size_t(in * out) * dtype_size(dt)), b(size_t(out) * dtype_size(dt));
     for (int64_t i = 0; i < in * out; ++i) store_from_f32(w.data(), size_t(i), dt, std::sin(float(i) * 0.37f) * 0.1f);
     for (int64_t i = 0; i < out; ++i) store_from_f32(b.data(), size_t(i), dt, float(i % 7) - 3.0f);
-    model::DenseLinear lin(w.data(), dt, in, out);
+    engine::DenseLinear lin(w.data(), dt, in, out);
     lin.set_bias(b.data(), dt);
     for (int64_t T : {1, 3, 37}) {
       std::vector<float> x(size_t(T * in)), y(size_t(T * out));

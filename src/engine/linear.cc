@@ -1,4 +1,4 @@
-#include "model/linear.h"
+#include "engine/linear.h"
 
 #include <cblas.h>
 
@@ -8,7 +8,7 @@
 #include "numerics/convert.h"
 #include "numerics/half.h"
 
-namespace lowbit::model {
+namespace lowbit::engine {
 
 namespace {
 // Rows of W decoded per sgemm call: about 4M floats (16 MB), so a layer takes a few large
@@ -77,4 +77,4 @@ void DenseLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
   for (int64_t r = r0; r < r1; ++r) to_f32(data_, dtype_, size_t(r * k), size_t(k), dst + (r - r0) * k);
 }
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine

@@ -9,9 +9,12 @@
 
 #include "core/dtype.h"
 #include "model/architecture.h"
-#include "model/linear.h"
+#include "engine/linear.h"
 
-namespace lowbit::model {
+namespace lowbit::engine {
+
+using model::Architecture;
+using model::Module;
 
 struct TensorView {
   const void* data = nullptr;
@@ -68,4 +71,4 @@ class Transformer {
   std::vector<float> inv_freq_;
 };
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine

@@ -1,11 +1,11 @@
-#include "model/kernels.h"
+#include "engine/kernels.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/target_clones.h"
 
-namespace lowbit::model {
+namespace lowbit::engine {
 
 namespace {
 LOWBIT_TARGET_CLONES void silu_mul_run(float* g, const float* u, int64_t n) {
@@ -32,4 +32,4 @@ LOWBIT_TARGET_CLONES void softmax_masked(float* row, int64_t valid, int64_t tota
   for (int64_t s = valid; s < total; ++s) row[s] = 0.0f;
 }
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-namespace lowbit::model {
+namespace lowbit::engine {
 
 // e^x for finite x (clamped to the float range: e^-87.3 ... e^88.3).
 [[gnu::always_inline]] inline float fast_exp(float x) {
@@ -28,4 +28,4 @@ void silu_mul(float* g, const float* u, int64_t n);
 // Softmax over row[0, valid) in place; row[valid, total) set to 0 (the causal mask).
 void softmax_masked(float* row, int64_t valid, int64_t total);
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine

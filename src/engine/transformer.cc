@@ -1,4 +1,4 @@
-#include "model/transformer.h"
+#include "engine/transformer.h"
 
 #include <cblas.h>
 
@@ -6,11 +6,11 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "model/kernels.h"
+#include "engine/kernels.h"
 #include "numerics/convert.h"
 #include "numerics/half.h"
 
-namespace lowbit::model {
+namespace lowbit::engine {
 
 namespace {
 
@@ -216,4 +216,4 @@ std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t 
   return logits;
 }
 
-}  // namespace lowbit::model
+}  // namespace lowbit::engine
