@@ -20,9 +20,10 @@ namespace {
 
 enum class Kind { Fp8, Mx, Nvfp4 };
 
-Kind kind_of(const QuantArgs& a) {
-  if (a.strategy == Strategy::TensorGroup) return Kind::Nvfp4;
-  if (a.strategy == Strategy::Group) return Kind::Mx;
+// Which scale arithmetic a layout takes: E8M0 scales are MX, a global divisor is NVFP4.
+Kind kind_of(const QuantLayout& q) {
+  if (q.has_global_scale) return Kind::Nvfp4;
+  if (q.scale_dtype == DType::U8) return Kind::Mx;
   return Kind::Fp8;
 }
 
@@ -98,21 +99,31 @@ LOWBIT_TARGET_CLONES void encode_run(const void* w, int64_t begin, int64_t n, in
   *norm_sq += n_total;
 }
 
+template <DType MD, DType DD>
+void encode_as(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* s, bool fp4, bool round,
+               int8_t* out, double* e, double* nn) {
+  if (fp4 && round) encode_run<MD, DD, true, true>(w, begin, n, g, s, out, e, nn);
+  else if (fp4) encode_run<MD, DD, true, false>(w, begin, n, g, s, out, e, nn);
+  else if (round) encode_run<MD, DD, false, true>(w, begin, n, g, s, out, e, nn);
+  else encode_run<MD, DD, false, false>(w, begin, n, g, s, out, e, nn);
+}
+
+// The layout decides the variant: FP4 or FP8 elements; the quotient rounded to the model dtype
+// unless a float32 global scale promotes the division (NVFP4); the error measured in the
+// dtype the format decompresses to (the model dtype, or BF16 for MX and NVFP4).
 template <DType MD>
-void encode(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* s, Kind kind, bool fp4, int8_t* out,
+void encode(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* s, const QuantLayout& q, int8_t* out,
             double* e, double* nn) {
-  if (kind == Kind::Nvfp4) encode_run<MD, DType::BF16, true, false>(w, begin, n, g, s, out, e, nn);
-  else if (kind == Kind::Mx && fp4) encode_run<MD, DType::BF16, true, true>(w, begin, n, g, s, out, e, nn);
-  else if (kind == Kind::Mx) encode_run<MD, DType::BF16, false, true>(w, begin, n, g, s, out, e, nn);
-  else encode_run<MD, MD, false, true>(w, begin, n, g, s, out, e, nn);
+  const bool fp4 = q.element == Format::FP4_E2M1, round = !q.has_global_scale;
+  if (q.dense_dtype == MD) encode_as<MD, MD>(w, begin, n, g, s, fp4, round, out, e, nn);
+  else encode_as<MD, DType::BF16>(w, begin, n, g, s, fp4, round, out, e, nn);
 }
 
 template <DType MD>
 QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, const QuantArgs& a,
                                     const std::string& name, std::optional<float> shared_amax) {
   QuantizedWeight q = detail::shaped(a, MD, rows, cols);
-  const Kind kind = kind_of(a);
-  const bool fp4 = a.num_bits == 4;
+  const Kind kind = kind_of(q);
   detail::BadIndex bad;
   if (kind == Kind::Nvfp4 || a.strategy == Strategy::Tensor) {
     float mn, mx;
@@ -125,7 +136,7 @@ QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, c
       double e = 0, nn = 0;
 #pragma omp parallel for schedule(static) reduction(+ : e, nn)
       for (int64_t r = 0; r < rows; ++r)
-        encode<MD>(w, r * cols, cols, cols, &s, kind, fp4, q.codes.data() + r * cols, &e, &nn);
+        encode<MD>(w, r * cols, cols, cols, &s, q, q.codes.data() + r * cols, &e, &nn);
       q.error_sq = e;
       q.norm_sq = nn;
       return q;
@@ -149,7 +160,7 @@ QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, c
         if (!ok) break;
         SlotScale s = make_scale<MD>(q, a, kind, br * q.scale_cols + bc, amax);
         for (int64_t r = r0; r < r1; ++r)
-          encode<MD>(w, r * cols + c0, len, len, &s, kind, fp4, q.codes.data() + r * cols + c0, &e, &nn);
+          encode<MD>(w, r * cols + c0, len, len, &s, q, q.codes.data() + r * cols + c0, &e, &nn);
       }
     }
     bad.throw_if_any(w, MD, cols, name);
@@ -171,7 +182,7 @@ QuantizedWeight quantize_float_impl(const void* w, int64_t rows, int64_t cols, c
         ok = detail::minmax<MD>(w, r * cols + gi * g, g, &mn, &mx, bad);
         if (ok) scales[size_t(gi)] = make_scale<MD>(q, a, kind, r * per_row + gi, std::max(-mn, mx));
       }
-      if (ok) encode<MD>(w, r * cols, cols, g, scales.data(), kind, fp4, q.codes.data() + r * cols, &e, &nn);
+      if (ok) encode<MD>(w, r * cols, cols, g, scales.data(), q, q.codes.data() + r * cols, &e, &nn);
     }
   }
   bad.throw_if_any(w, MD, cols, name);
@@ -198,7 +209,7 @@ QuantizedWeight quantize_float(const void* w, DType dtype, int64_t rows, int64_t
 QuantizedWeight quantize_float_reference(const void* w, DType dt, int64_t rows, int64_t cols, const QuantArgs& a,
                                          std::optional<float> shared_amax) {
   QuantizedWeight q = shaped(a, dt, rows, cols);
-  const Kind kind = kind_of(a);
+  const Kind kind = kind_of(q);
   const FormatTraits& f = traits(a.num_bits == 4 ? Format::FP4_E2M1 : Format::FP8_E4M3);
   std::vector<float> amax(size_t(q.scale_rows * q.scale_cols), 0.0f);
   float tensor = 0;

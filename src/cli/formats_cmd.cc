@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "algorithms/rtn.h"
+#include "quant/presets.h"
+#include "quant/schemes.h"
 #include "cli/commands.h"
 #include "cli/runner.h"
 #include "cli/scheme_flags.h"
@@ -23,29 +25,28 @@ std::string num(double v) {
 }
 
 void print_table() {
-  std::printf("%-9s %4s %-7s %12s %12s %12s %10s  %-16s %s\n", "format", "bits", "layout", "max", "min normal",
-              "min subnorm", "step @1.0", "block / scale", "used for");
+  std::printf("%-9s %4s %-7s %12s %12s %12s %10s  %-24s %s\n", "format", "bits", "layout", "max", "min normal",
+              "min subnorm", "step @1.0", "block/scale", "used for");
   for (const auto& f : all_formats()) {
     std::string layout = f.id == Format::E8M0 ? "E8M0"
                          : f.is_float       ? "E" + std::to_string(f.exp_bits) + "M" + std::to_string(f.man_bits)
                                             : "int";
     std::string step = f.is_float ? num(std::ldexp(1.0, -f.man_bits)) : f.id == Format::E8M0 ? "x2" : "scale";
-    std::string block = f.block_size ? std::to_string(f.block_size) + " / " + f.scale_format : "-";
-    if (f.id == Format::FP4_E2M1) block = "32/e8m0, 16/fp8";
+    std::string block;  // the block formats of the scheme table with this element
+    for (const auto& sf : quant::scheme_formats())
+      if (sf.type == quant::QType::Float && sf.fixed_group && sf.float_element == f.id)
+        block += (block.empty() ? "" : ", ") + std::to_string(sf.fixed_group) + "/" +
+                 (sf.scale == quant::ScaleStorage::E8M0 ? "e8m0" : "fp8") + " " + sf.name;
+    if (block.empty()) block = "-";
     std::string range = f.is_float || f.id == Format::E8M0 ? num(f.max_finite)
                                                            : "[" + std::to_string(-(1 << (f.bits - 1))) + "," +
                                                                  std::to_string((1 << (f.bits - 1)) - 1) + "]";
-    std::printf("%-9s %4d %-7s %12s %12s %12s %10s  %-16s %s\n", f.name, f.bits, layout.c_str(), range.c_str(),
+    std::printf("%-9s %4d %-7s %12s %12s %12s %10s  %-24s %s\n", f.name, f.bits, layout.c_str(), range.c_str(),
                 f.is_float ? num(f.min_normal).c_str() : "-", f.is_float ? num(f.min_subnormal).c_str() : "-",
                 step.c_str(), block.c_str(), f.used_for);
   }
-  std::printf(
-      "\nWhich scheme when (weights of a Linear; `lowbit quantize --scheme ...`):\n"
-      "  FP8_DYNAMIC, FP8_BLOCK  the sweet spot: near-lossless, half of BF16, fast FP8 kernels on Hopper and newer\n"
-      "  W8A8 (int8)             as accurate as FP8 where FP8 kernels are missing (Ampere, CPUs)\n"
-      "  W4A16, W4A16_ASYM       int4 weight-only, group 128: the smallest widely served checkpoints (~4.1 bits/w)\n"
-      "  NVFP4A16, MXFP4A16      aggressive 4-bit floats (4.5 / 4.25 bits/w), native on Blackwell; expect quality loss\n"
-      "  MXFP8                   8-bit with power-of-two block scales, for MX hardware\n");
+  std::printf("\nSchemes (`lowbit quantize --scheme ...`; weights of each targeted Linear):\n%s",
+              quant::presets_text().c_str());
 }
 
 std::vector<float> parse_values(const std::string& s) {
@@ -62,7 +63,7 @@ std::vector<float> parse_values(const std::string& s) {
   return v;
 }
 
-std::string code_text(const algorithms::QuantizedWeight& q, size_t i) {
+std::string code_text(const QuantizedWeight& q, size_t i) {
   uint8_t c = uint8_t(q.codes[i]);
   char buf[48];
   if (q.element == Format::FP8_E4M3) std::snprintf(buf, sizeof buf, "0x%02X (%g)", c, fp8_e4m3_decode(c));
@@ -83,7 +84,7 @@ int show_quantization(const std::string& values, const SchemeFlags& flags, const
   for (size_t i = 0; i < v.size(); ++i) store_from_f32(w.data(), i, dt, v[i]);
   auto q = algorithms::rtn_quantize(w.data(), dt, 1, int64_t(v.size()), a, "values");
   std::vector<uint8_t> dq(v.size() * dtype_size(q.dense_dtype));
-  algorithms::dequantize(q, dq.data());
+  dequantize(q, dq.data());
   std::printf("scheme: %s (%s)\n", quant::to_json(a).dump().c_str(), quant::compression_format(scheme).c_str());
   for (int64_t s = 0; s < q.scale_rows * q.scale_cols; ++s) {
     std::printf("scale[%ld] = %.9g", long(s), q.scale_at(s));

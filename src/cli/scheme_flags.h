@@ -1,10 +1,12 @@
-// The flags that choose a scheme (a preset or explicit format/bits/group/strategy),
-// shared by `quantize` and `formats --quantize`.
+// The flags that choose a scheme (a preset, or explicit format/bits/group/strategy on top of
+// one or alone), shared by `quantize` and `formats --quantize`. Parsing only: what the flags
+// mean is quant::build_scheme's.
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
+#include "quant/overrides.h"
 #include "quant/quant_args.h"
 
 namespace lowbit::cli {
@@ -13,11 +15,8 @@ struct SchemeFlags {
   std::string scheme, format, strategy, block;
   int bits = 0, group_size = 0;
   bool symmetric = false, asymmetric = false, restricted = false;
-  bool any_explicit() const {
-    return bits || group_size || !strategy.empty() || symmetric || asymmetric || !format.empty() || !block.empty() ||
-           restricted;
-  }
-  bool any() const { return !scheme.empty() || any_explicit(); }
+  quant::WeightOverrides overrides() const;  // typed; UserError on contradictions
+  bool any() const { return !scheme.empty() || overrides().any(); }
 };
 
 void add_scheme_flags(CLI::App* sub, SchemeFlags& f);

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/progress.h"
 #include "export/compressed_tensors.h"
-#include "quant/pack.h"
+#include "quant/schemes.h"
 
 namespace lowbit::exporter {
 
@@ -32,25 +32,6 @@ quant::Recipe recipe_from_quantization_config(const json& qc, const std::string&
 }
 
 namespace {
-std::string describe(const quant::QuantScheme& scheme) {
-  const quant::QuantArgs& a = *scheme.weights;
-  std::string s;
-  if (a.type == quant::QType::Float && a.strategy == quant::Strategy::TensorGroup) s = "nvfp4 (fp8 scale / 16)";
-  else if (a.type == quant::QType::Float && a.strategy == quant::Strategy::Group)
-    s = std::string(a.num_bits == 4 ? "mxfp4" : "mxfp8") + " (e8m0 scale / 32)";
-  else {
-    s = (a.type == quant::QType::Int ? "int" : "fp") + std::to_string(a.num_bits) + (a.symmetric ? " sym" : " asym");
-    if (a.strategy == quant::Strategy::Group) s += " group " + std::to_string(*a.group_size);
-    else if (a.strategy == quant::Strategy::Block)
-      s += " block " + std::to_string((*a.block_structure)[0]) + "x" + std::to_string((*a.block_structure)[1]);
-    else s += " " + quant::to_string(a.strategy);
-  }
-  if (scheme.input_activations)
-    s += ", act " + quant::to_string(scheme.input_activations->type) + std::to_string(scheme.input_activations->num_bits) +
-         " " + quant::to_string(scheme.input_activations->strategy);
-  return s;
-}
-
 uint64_t bytes_of(const io::ModelDir& d, const std::string& name) {
   const io::TensorRef* r = d.find(name);
   return r ? r->info->nbytes() : 0;
@@ -98,12 +79,12 @@ CheckpointInfo inspect_checkpoint(const io::ModelDir& dir) {
     if (c && c->group >= 0) {
       const auto& [gname, scheme] = recipe.config_groups[size_t(c->group)];
       li.group = gname;
-      li.scheme = describe(scheme);
-      for (const char* suf : {".weight_packed", ".weight_scale", ".weight_zero_point", ".weight_shape", ".weight",
-                              ".weight_global_scale", ".input_global_scale", ".input_scale"})
-        li.bytes += bytes_of(dir, m->path + suf);
-      if (!dir.find(m->path + ".weight_packed") && !dir.find(m->path + ".weight"))
-        throw UserError(dir.path().string() + ": quantized module " + m->path + " has no weight_packed tensor");
+      li.scheme = quant::describe(scheme);
+      for (const char* suffix : quant::compressed_tensor_suffixes()) li.bytes += bytes_of(dir, m->path + "." + suffix);
+      const quant::SchemeFormat* f = quant::find_scheme_format(scheme);
+      if (!f || !dir.find(m->path + "." + f->codes_suffix))
+        throw UserError(dir.path().string() + ": quantized module " + m->path + " has no " +
+                        (f ? f->codes_suffix : "weight") + " tensor");
     } else {
       const io::TensorRef* w = dir.find(m->path + ".weight");
       if (!w && m->path == "lm_head" && arch.tied_embeddings) continue;  // shares the embedding

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "algorithms/rtn.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
 #include "quant/plan.h"

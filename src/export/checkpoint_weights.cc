@@ -1,22 +1,11 @@
 #include "export/checkpoint_weights.h"
 
-#include "algorithms/rtn.h"
 #include "core/error.h"
 #include "export/checkpoint_info.h"
 #include "export/compressed_tensors.h"
+#include "engine/quantized_linear.h"
 
 namespace lowbit::exporter {
-
-namespace {
-class QuantizedLinear : public engine::Linear {
- public:
-  explicit QuantizedLinear(algorithms::QuantizedWeight q) : Linear(q.cols, q.rows), q_(std::move(q)) {}
-  void rows_f32(int64_t r0, int64_t r1, float* dst) const override { algorithms::dequantize_rows_f32(q_, r0, r1, dst); }
-
- private:
-  algorithms::QuantizedWeight q_;  // one byte per code for now; packed codes come with the faster kernels
-};
-}  // namespace
 
 CheckpointWeights::CheckpointWeights(const io::ModelDir& dir, const model::Architecture& arch) : dir_(dir) {
   if (dir.config().contains("quantization_config")) {
@@ -40,7 +29,7 @@ std::unique_ptr<engine::Linear> CheckpointWeights::linear(const model::Module& m
   std::unique_ptr<engine::Linear> out;
   const quant::ModuleChoice* c = plan_ ? plan_->find(m.path) : nullptr;
   if (c && c->group >= 0) {
-    out = std::make_unique<QuantizedLinear>(read_quantized(dir_, m.path, recipe_.config_groups[size_t(c->group)].second));
+    out = std::make_unique<engine::QuantizedLinear>(read_quantized(dir_, m.path, recipe_.config_groups[size_t(c->group)].second));
   } else {
     engine::TensorView w = tensor(m.path + ".weight");
     if (w.shape != std::vector<int64_t>{m.out_features, m.in_features})

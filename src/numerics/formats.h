@@ -36,8 +36,6 @@ struct FormatTraits {
   int exp_bits, man_bits, bias;
   bool has_inf, has_nan;
   double max_finite, min_normal, min_subnormal;  // positive magnitudes (INT: max, 1, 1)
-  int block_size;          // elements sharing one scale in its block format (0: none)
-  const char* scale_format;  // the block scale's format ("e8m0", "fp8_e4m3", "")
   const char* used_for;
 };
 

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/error.h"
 #include "core/target_clones.h"
+#include "numerics/half.h"
 
 namespace lowbit {
 
@@ -39,6 +41,15 @@ int64_t find_non_finite(const void* data, uint64_t n, DType t) {
       return first_bad<uint64_t, 0x7ff0000000000000ull>(static_cast<const uint64_t*>(data), n);
     default: return -1;
   }
+}
+
+float tensor_amax(const void* w, DType dtype, uint64_t n, const std::string& name) {
+  int64_t bad = find_non_finite(w, n, dtype);
+  if (bad >= 0) throw UserError(name + ": NaN or Inf at flat index " + std::to_string(bad));
+  float m = 0;
+#pragma omp parallel for schedule(static) reduction(max : m)
+  for (int64_t i = 0; i < int64_t(n); ++i) m = std::max(m, std::fabs(load_as_f32(w, size_t(i), dtype)));
+  return m;
 }
 
 }  // namespace lowbit

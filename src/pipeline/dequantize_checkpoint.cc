@@ -9,6 +9,7 @@
 #include "export/sharded_writer.h"
 #include "io/atomic_dir.h"
 #include "io/file_util.h"
+#include "quant/schemes.h"
 
 namespace lowbit::pipeline {
 
@@ -42,9 +43,7 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
     auto dot = n.rfind('.');
     std::string mod = dot == std::string::npos ? "" : n.substr(0, dot);
     std::string suf = dot == std::string::npos ? n : n.substr(dot + 1);
-    if (quantized.count(mod) && (suf == "weight" || suf == "weight_packed" || suf == "weight_scale" ||
-                                 suf == "weight_zero_point" || suf == "weight_shape" || suf == "weight_g_idx" ||
-                                 suf == "weight_global_scale" || suf == "input_global_scale" || suf == "input_scale"))
+    if (quantized.count(mod) && quant::is_compressed_tensor_suffix(suf))
       continue;
     const auto* t = in.find(n)->info;
     items.push_back({n, "", {n, t->dtype, t->shape}});
@@ -65,7 +64,7 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
     if (!it.module.empty()) {
       auto q = exporter::read_quantized(in, it.module, *quantized[it.module]);
       std::vector<uint8_t> dense(it.spec.nbytes());
-      algorithms::dequantize(q, dense.data());
+      dequantize(q, dense.data());
       writer.write(it.name, dense.data(), dense.size());
       ++sum.quantized_modules;
     } else {

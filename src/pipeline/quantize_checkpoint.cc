@@ -67,7 +67,7 @@ std::map<std::string, float> fused_global_amax(const io::ModelDir& in, const qua
         const quant::ModuleChoice* m = plan.find(parent + name);
         if (!m || m->group < 0) continue;
         const io::TensorRef& t = in.at(parent + name + ".weight");
-        amax = std::max(amax, algorithms::tensor_amax(t.data(), t.info->dtype, t.info->numel(), where(t)));
+        amax = std::max(amax, tensor_amax(t.data(), t.info->dtype, t.info->numel(), where(t)));
         t.release();
         members.push_back(parent + name);
       }
@@ -181,7 +181,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
       auto sh = shared_amax.find(m->path);
       auto q = algorithms::rtn_quantize(src.data(), src.info->dtype, m->out_features, m->in_features, *scheme.weights,
                                         where(src), sh == shared_amax.end() ? std::nullopt : std::optional(sh->second));
-      auto err = algorithms::quantization_error(q);
+      auto err = quantization_error(q);
       sum.errors.push_back({m->path, gname, err.relative_error, err.snr_db});
       for (const auto& t : exporter::quantized_tensors(m->path, scheme, q))
         writer.write(t.spec.name, t.bytes.data(), t.bytes.size());

@@ -1,5 +1,6 @@
 #include "quant/pack.h"
 
+#include <cstring>
 #include <vector>
 
 namespace lowbit::quant {
@@ -72,6 +73,43 @@ void pack_dim0(const int8_t* values, int64_t rows, int64_t cols, int bits, int32
 
 void unpack_dim0(const int32_t* packed, int64_t rows, int64_t cols, int bits, int8_t* out) {
   for (int64_t c = 0; c < cols; ++c) unpack_stream(packed + c, cols, rows, bits, out + c, cols);
+}
+
+std::vector<uint8_t> pack_codes(CodeStorage s, const int8_t* codes, int64_t rows, int64_t cols, int bits) {
+  std::vector<uint8_t> out;
+  switch (s) {
+    case CodeStorage::Int32Packed:
+      out.resize(size_t(rows * packed_words(cols, bits)) * 4);
+      pack_rows(codes, rows, cols, bits, reinterpret_cast<int32_t*>(out.data()));
+      break;
+    case CodeStorage::Int8:
+    case CodeStorage::Fp8: out.assign(codes, codes + rows * cols); break;
+    case CodeStorage::Fp4Pairs:
+      out.resize(size_t(rows * cols / 2));
+      for (size_t i = 0; i < out.size(); ++i)
+        out[i] = uint8_t((uint8_t(codes[2 * i]) & 0xF) | ((uint8_t(codes[2 * i + 1]) & 0xF) << 4));
+      break;
+  }
+  return out;
+}
+
+void unpack_codes(CodeStorage s, const uint8_t* bytes, int64_t rows, int64_t cols, int bits, int8_t* out) {
+  switch (s) {
+    case CodeStorage::Int32Packed: {
+      std::vector<int32_t> words(size_t(rows * packed_words(cols, bits)));  // the map need not be 4-byte aligned
+      std::memcpy(words.data(), bytes, words.size() * 4);
+      unpack_rows(words.data(), rows, cols, bits, out);
+      break;
+    }
+    case CodeStorage::Int8:
+    case CodeStorage::Fp8: std::memcpy(out, bytes, size_t(rows * cols)); break;
+    case CodeStorage::Fp4Pairs:
+      for (int64_t i = 0; i < rows * cols / 2; ++i) {
+        out[2 * i] = int8_t(bytes[i] & 0xF);
+        out[2 * i + 1] = int8_t(bytes[i] >> 4);
+      }
+      break;
+  }
 }
 
 }  // namespace lowbit::quant

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "quant/matching.h"
+#include "quant/schemes.h"
 
 namespace lowbit::quant {
 

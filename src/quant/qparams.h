@@ -57,11 +57,6 @@ inline int quantize_int(float x, const IntQParams& p, const QuantArgs& a, DType 
   return int(round_half_even(v));
 }
 
-// compressed-tensors _dequantize: (q - zp) * scale, rounded to the scale dtype.
-inline float dequantize_int(int q, float scale, int zp, DType md) {
-  return round_to_dtype(float(q - zp) * scale, md);
-}
-
 }  // namespace lowbit::quant
 
 #include "numerics/formats.h"

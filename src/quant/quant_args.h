@@ -2,6 +2,7 @@
 // QuantizationScheme field for field, so a config written by llm-compressor and
 // one written by lowbit are the same JSON.
 #pragma once
+#include <array>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@ enum class Strategy { Tensor, Channel, Group, Block, Token, TensorGroup, AttnHea
 
 std::string to_string(QType t);
 std::string to_string(Strategy s);
+Strategy parse_strategy(const std::string& name, const std::string& where);  // UserError if unknown
 
 struct QuantArgs {
   int num_bits = 8;
@@ -33,6 +35,7 @@ struct QuantArgs {
   // amax/7 for int4, instead of compressed-tensors' [-8,7] with amax/7.5.
   bool restricted_range = false;
 
+  bool is_dynamic() const;  // dynamic true or "local": scales computed at run time
   int qmin() const;  // signed integer range for int types
   int qmax() const;
   bool operator==(const QuantArgs&) const = default;
@@ -54,25 +57,7 @@ QuantArgs parse_quant_args(const nlohmann::json& j, const std::string& where);
 QuantScheme parse_quant_scheme(const nlohmann::json& j, const std::string& where);
 nlohmann::json to_json(const QuantArgs& a);
 nlohmann::json to_json(const QuantScheme& s);
-
-// Presets named as in compressed-tensors (case-insensitive). Returns nullopt for
-// unknown names; `supported_preset_names` lists what this build implements.
-std::optional<QuantScheme> preset_scheme(const std::string& name, const std::vector<std::string>& targets);
-std::vector<std::string> supported_preset_names();
-// Presets compressed-tensors has that lowbit does not implement yet (clear error, not "unknown").
-bool is_known_unsupported_preset(const std::string& name);
-
-// Checks the scheme is one lowbit can produce today; throws UserError otherwise.
-void check_supported(const QuantScheme& s, const std::string& where);
-
-// The compressed-tensors compression format for a scheme (pack-quantized, ...), inferred
-// as compressed-tensors does unless the scheme names one.
-std::string compression_format(const QuantScheme& s);
-// Why a [rows, cols] weight cannot take these args (group or block width not dividing
-// the input size), or "" if it can.
-std::string shape_problem(const QuantArgs& args, int64_t rows, int64_t cols);
-
-// "W4A16, W4A16_ASYM, ..." for messages.
-std::string supported_schemes_text();
+// "128x128" -> {128, 128} (positive); UserError naming `what` otherwise.
+std::array<int, 2> parse_block_shape(const std::string& text, const std::string& what);
 
 }  // namespace lowbit::quant

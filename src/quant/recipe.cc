@@ -7,6 +7,8 @@
 #include <set>
 
 #include "core/error.h"
+#include "quant/presets.h"
+#include "quant/schemes.h"
 
 namespace lowbit::quant {
 
@@ -14,9 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
+bool ends_with(const std::string& s, const std::string& suf) { return s.ends_with(suf); }
 
 // JSON (and so config.json) must be valid UTF-8; YAML input is checked here so that
 // a stray byte is a clear error instead of a failure far downstream.
@@ -192,13 +192,8 @@ Recipe parse_recipe_yaml(const std::string& text, const std::string& label) {
     if (nonnull("scheme") && nonnull("config_groups"))
       throw UserError(where + ": scheme and config_groups are mutually exclusive");
     auto add_preset = [&](const std::string& preset, const std::vector<std::string>& tg) {
-      auto s = preset_scheme(preset, tg);
-      if (!s) {
-        if (is_known_unsupported_preset(preset))
-          throw UserError(where + ": scheme " + preset + " is not supported yet");
-        throw UserError(where + ": unknown scheme " + preset);
-      }
-      r.config_groups.emplace_back("group_" + std::to_string(r.config_groups.size()), *s);
+      r.config_groups.emplace_back("group_" + std::to_string(r.config_groups.size()),
+                                   supported_preset_scheme(preset, tg, where));
     };
     if (nonnull("scheme")) {
       const json& s = args["scheme"];
@@ -215,9 +210,10 @@ Recipe parse_recipe_yaml(const std::string& text, const std::string& label) {
       if (!g.is_object()) throw UserError(where + ".config_groups: expected a mapping");
       for (auto it = g.begin(); it != g.end(); ++it) {
         // A group may be a preset shorthand {W4A16: [Linear]}, or a full scheme.
-        if (it.value().is_object() && it.value().size() == 1 && preset_scheme(it.value().begin().key(), {"x"})) {
-          auto s = *preset_scheme(it.value().begin().key(),
-                                  string_list(it.value().begin().value(), where + ".config_groups." + it.key()));
+        if (it.value().is_object() && it.value().size() == 1 && find_preset(it.value().begin().key())) {
+          auto s = supported_preset_scheme(it.value().begin().key(),
+                                           string_list(it.value().begin().value(), where + ".config_groups." + it.key()),
+                                           where + ".config_groups." + it.key());
           r.config_groups.emplace_back(it.key(), s);
         } else {
           r.config_groups.emplace_back(it.key(), parse_quant_scheme(it.value(), where + ".config_groups." + it.key()));

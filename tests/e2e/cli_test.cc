@@ -117,7 +117,7 @@ TEST_F(Cli, OurDecompressorInvertsTheQuantizer) {
   auto qw = exporter::read_quantized(q, "model.layers.1.mlp.up_proj", scheme);
   EXPECT_EQ(qw.dense_dtype, DType::F16);
   std::vector<uint8_t> dense(size_t(qw.rows * qw.cols) * 2);
-  algorithms::dequantize(qw, dense.data());
+  dequantize(qw, dense.data());
   const auto& orig = in.at("model.layers.1.mlp.up_proj.weight");
   double err = 0, norm = 0;
   for (uint64_t i = 0; i < orig.info->numel(); ++i) {

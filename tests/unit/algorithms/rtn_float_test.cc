@@ -3,6 +3,8 @@
 #include "algorithms/rtn.h"
 #include "core/error.h"
 #include "numerics/half.h"
+#include "quant/presets.h"
+#include "quant/schemes.h"
 #include "quant/qparams.h"
 
 using namespace lowbit;
@@ -58,8 +60,8 @@ TEST(RtnFloat, VectorisedMatchesScalarReferenceForEveryFloatScheme) {
       EXPECT_EQ(fast.codes, ref.codes) << name << " " << dtype_name(dt);
       EXPECT_EQ(fast.scales, ref.scales) << name;
       EXPECT_EQ(fast.global_scale, ref.global_scale) << name;
-      auto err = algorithms::quantization_error(w.data(), dt, fast);
-      auto fused = algorithms::quantization_error(fast);  // accumulated while encoding
+      auto err = quantization_error(w.data(), dt, fast);
+      auto fused = quantization_error(fast);  // accumulated while encoding
       EXPECT_NEAR(fused.relative_error, err.relative_error, 1e-5 * err.relative_error) << name;
       EXPECT_LT(err.relative_error, a.num_bits == 8 ? 0.05 : 0.2) << name;
       EXPECT_GT(err.snr_db, a.num_bits == 8 ? 26.0 : 14.0) << name;
@@ -97,8 +99,8 @@ TEST(Dequantize, RunDecoderMatchesElementwiseForEveryScheme) {
       if (!shape_problem(a, rows, cols).empty()) continue;
       auto q = algorithms::rtn_quantize(w.data(), dt, rows, cols, a, "w");
       std::vector<float> fast(size_t(100 * cols)), ref(size_t(100 * cols));
-      algorithms::dequantize_rows_f32(q, 130, 230, fast.data());
-      algorithms::dequantize_rows_f32_reference(q, 130, 230, ref.data());
+      dequantize_rows_f32(q, 130, 230, fast.data());
+      dequantize_rows_f32_reference(q, 130, 230, ref.data());
       for (size_t i = 0; i < fast.size(); ++i)
         ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(ref[i])) << name << " element " << i;
     }

@@ -91,11 +91,11 @@ TEST(Rtn, VectorisedMatchesScalarReference) {
       EXPECT_EQ(fast.codes, ref.codes);
       EXPECT_EQ(fast.scales, ref.scales);
       EXPECT_EQ(fast.zero_points, ref.zero_points);
-      auto slow = algorithms::quantization_error(w.data(), dt, fast), fused = algorithms::quantization_error(fast);
+      auto slow = quantization_error(w.data(), dt, fast), fused = quantization_error(fast);
       EXPECT_NEAR(fused.relative_error, slow.relative_error, 1e-5 * slow.relative_error + 1e-12);
       // Dequantized values stay within half a step of the original (plus clipping at +amax).
       std::vector<uint8_t> dq(w.size());
-      algorithms::dequantize(fast, dq.data());
+      dequantize(fast, dq.data());
       for (int64_t i = 0; i < rows * cols; ++i) {
         float x = load_as_f32(w.data(), i, dt), y = load_as_f32(dq.data(), i, dt);
         int64_t slot = fast.slot_of(i / cols, i % cols);

@@ -1,4 +1,5 @@
 #include "quant/recipe.h"
+#include "quant/presets.h"
 
 #include <gtest/gtest.h>
 
