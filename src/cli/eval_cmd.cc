@@ -5,14 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "cli/special_tokens.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "eval/perplexity.h"
-#include "export/checkpoint_weights.h"
+#include "export/load_model.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
 #include "engine/transformer.h"
@@ -57,14 +56,14 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe");
   register_runner("eval", [] {
     set_threads(threads);
-    LoadedModel m = load_model(model_path);
-    std::optional<LoadedModel> b;
+    auto m = exporter::load_model(model_path);
+    std::unique_ptr<exporter::LoadedModel> b;
     if (!base_path.empty()) {
-      b = load_model(base_path);
-      if (b->arch.vocab != m.arch.vocab) throw UserError("--base has a different vocabulary size");
+      b = exporter::load_model(base_path);
+      if (b->arch.vocab != m->arch.vocab) throw UserError("--base has a different vocabulary size");
     }
-    fs::path tok_dir = fs::exists(m.dir->path() / "tokenizer.json") ? m.dir->path()
-                       : b ? b->dir->path() : m.dir->path();
+    fs::path tok_dir = fs::exists(m->dir->path() / "tokenizer.json") ? m->dir->path()
+                       : b ? b->dir->path() : m->dir->path();
     auto tok = tokenizer::Tokenizer::from_file(tok_dir / "tokenizer.json");
     auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
     eval::EvalOptions o;
@@ -87,7 +86,7 @@ void register_eval(CLI::App& app) {
     };
     eval::LogitsFn base_fn;
     if (b) base_fn = fwd(*b->net);
-    auto r = eval::evaluate(tokens, m.arch.vocab, fwd(*m.net), base_fn, o,
+    auto r = eval::evaluate(tokens, m->arch.vocab, fwd(*m->net), base_fn, o,
                             [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
     progress.finish();
     std::printf("model            %s\n", model_path.c_str());

@@ -4,10 +4,9 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "core/error.h"
-#include "export/checkpoint_weights.h"
+#include "export/load_model.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
 #include "engine/transformer.h"
@@ -36,9 +35,9 @@ void register_forward(CLI::App& app) {
       }
     }
     if (ids.empty()) throw UserError("--tokens is empty");
-    LoadedModel m = load_model(model_dir);
-    const auto& arch = m.arch;
-    auto logits = m.net->forward(ids);
+    auto m = exporter::load_model(model_dir);
+    const auto& arch = m->arch;
+    auto logits = m->net->forward(ids);
     if (!out.empty()) {
       io::FileWriter w(out);
       w.write(logits.data(), logits.size() * sizeof(float));

@@ -4,12 +4,11 @@
 #include <filesystem>
 
 #include "cli/commands.h"
-#include "cli/loaded_model.h"
 #include "cli/runner.h"
 #include "cli/special_tokens.h"
 #include "core/error.h"
 #include "core/interrupt.h"
-#include "export/checkpoint_weights.h"
+#include "export/load_model.h"
 #include "io/model_dir.h"
 #include "engine/transformer.h"
 #include "tokenizer/bpe_tokenizer.h"
@@ -34,13 +33,13 @@ void register_generate(CLI::App& app) {
   register_runner("generate", [] {
     set_threads(threads);
     if (n < 0) throw UserError("-n must be >= 0");
-    LoadedModel m = load_model(model_path);
-    const auto& arch = m.arch;
-    auto tok = tokenizer::Tokenizer::from_file(m.dir->path() / "tokenizer.json");
+    auto m = exporter::load_model(model_path);
+    const auto& arch = m->arch;
+    auto tok = tokenizer::Tokenizer::from_file(m->dir->path() / "tokenizer.json");
     std::vector<int32_t> ids = tok.encode(prompt);
-    if (const int32_t b = bos_to_add(m.dir->path(), tok, bos); b >= 0) ids.insert(ids.begin(), b);
+    if (const int32_t b = bos_to_add(m->dir->path(), tok, bos); b >= 0) ids.insert(ids.begin(), b);
     if (ids.empty()) throw UserError("the prompt encodes to no tokens");
-    const std::vector<int32_t> eos = ignore_eos ? std::vector<int32_t>{} : eos_ids(m.dir->path());
+    const std::vector<int32_t> eos = ignore_eos ? std::vector<int32_t>{} : eos_ids(m->dir->path());
     std::vector<int32_t> out;
     // The prompt runs once (only its last row through the head); then one token per step
     // against the KV cache.
@@ -48,7 +47,7 @@ void register_generate(CLI::App& app) {
     std::vector<int32_t> step = ids;
     for (int i = 0; i < n; ++i) {
       check_interrupted();
-      auto logits = m.net->forward(step, int64_t(step.size()) - 1, cache);
+      auto logits = m->net->forward(step, int64_t(step.size()) - 1, cache);
       int32_t best = 0;
       for (int32_t v = 1; v < int32_t(arch.vocab); ++v)
         if (logits[size_t(v)] > logits[size_t(best)]) best = v;

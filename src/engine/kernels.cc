@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/target_clones.h"
+#include "numerics/half.h"
 
 namespace lowbit::engine {
 
@@ -12,6 +13,22 @@ LOWBIT_TARGET_CLONES void silu_mul_run(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + fast_exp(-g[i])) * u[i];
 }
 }  // namespace
+
+void rms_norm(const float* x, const void* w, DType dt, int64_t rows, int64_t n, double eps, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += double(xr[i]) * xr[i];
+    const float inv = float(1.0 / std::sqrt(ss / double(n) + eps));
+    for (int64_t i = 0; i < n; ++i) out[r * n + i] = xr[i] * inv * load_as_f32(w, size_t(i), dt);
+  }
+}
+
+void add_into(float* x, const float* y, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
 
 void silu_mul(float* g, const float* u, int64_t n) {
   constexpr int64_t kChunk = 1 << 14;

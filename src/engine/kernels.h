@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace lowbit::engine {
 
 // e^x for finite x (clamped to the float range: e^-87.3 ... e^88.3).
@@ -21,6 +23,13 @@ namespace lowbit::engine {
   p = p * r * r + r + 1.0f;
   return p * __builtin_bit_cast(float, (int32_t(n) + 127) << 23);  // builtin: inlines into every ISA clone
 }
+
+// HF RMSNorm: out = x / sqrt(mean(x^2) + eps) * weight, per row of n; weight is n elements
+// of `dtype` (a float dtype). out may alias x.
+void rms_norm(const float* x, const void* weight, DType dtype, int64_t rows, int64_t n, double eps, float* out);
+
+// x[i] += y[i] for i in [0, n) (the residual add).
+void add_into(float* x, const float* y, int64_t n);
 
 // g[i] = silu(g[i]) * u[i] for i in [0, n).
 void silu_mul(float* g, const float* u, int64_t n);

@@ -1,13 +1,14 @@
 #include "export/checkpoint_weights.h"
 
 #include "core/error.h"
+#include "engine/quantized_linear.h"
 #include "export/checkpoint_info.h"
 #include "export/compressed_tensors.h"
-#include "engine/quantized_linear.h"
 
 namespace lowbit::exporter {
 
-CheckpointWeights::CheckpointWeights(const io::ModelDir& dir, const model::Architecture& arch) : dir_(dir) {
+CheckpointWeights::CheckpointWeights(const io::ModelDir& dir, const model::Architecture& arch)
+    : dir_(dir), arch_(arch) {
   if (dir.config().contains("quantization_config")) {
     recipe_ = recipe_from_quantization_config(dir.config()["quantization_config"],
                                               (dir.path() / "config.json").string());
@@ -15,7 +16,7 @@ CheckpointWeights::CheckpointWeights(const io::ModelDir& dir, const model::Archi
   }
 }
 
-engine::TensorView CheckpointWeights::tensor(const std::string& name) const {
+engine::TensorView CheckpointWeights::float_tensor(const std::string& name) const {
   const io::TensorRef& r = dir_.at(name);
   if (!dtype_is_float(r.info->dtype))
     throw UserError(dir_.path().string() + ": tensor " + name + " has dtype " + std::string(dtype_name(r.info->dtype)) +
@@ -23,21 +24,26 @@ engine::TensorView CheckpointWeights::tensor(const std::string& name) const {
   return {r.data(), r.info->dtype, r.info->shape};
 }
 
-bool CheckpointWeights::has_tensor(const std::string& name) const { return dir_.find(name) != nullptr; }
+engine::TensorView CheckpointWeights::dense_weight(const model::Module& m) const { return float_tensor(m.path + ".weight"); }
 
 std::unique_ptr<engine::Linear> CheckpointWeights::linear(const model::Module& m) const {
   std::unique_ptr<engine::Linear> out;
   const quant::ModuleChoice* c = plan_ ? plan_->find(m.path) : nullptr;
   if (c && c->group >= 0) {
-    out = std::make_unique<engine::QuantizedLinear>(read_quantized(dir_, m.path, recipe_.config_groups[size_t(c->group)].second));
+    out = std::make_unique<engine::QuantizedLinear>(
+        read_quantized(dir_, m.path, recipe_.config_groups[size_t(c->group)].second));
+  } else if (!dir_.find(m.path + ".weight") && m.path == "lm_head" && arch_.tied_embeddings) {
+    // A tied head is the embedding matrix.
+    engine::TensorView e = float_tensor("model.embed_tokens.weight");
+    out = std::make_unique<engine::DenseLinear>(e.data, e.dtype, m.in_features, m.out_features);
   } else {
-    engine::TensorView w = tensor(m.path + ".weight");
+    engine::TensorView w = float_tensor(m.path + ".weight");
     if (w.shape != std::vector<int64_t>{m.out_features, m.in_features})
       throw UserError(dir_.path().string() + ": tensor " + m.path + ".weight has an unexpected shape");
     out = std::make_unique<engine::DenseLinear>(w.data, w.dtype, m.in_features, m.out_features);
   }
   if (m.has_bias) {
-    engine::TensorView b = tensor(m.path + ".bias");
+    engine::TensorView b = float_tensor(m.path + ".bias");
     out->set_bias(b.data, b.dtype);
   }
   return out;

@@ -4,8 +4,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 
-#include "export/checkpoint_weights.h"
+#include "export/load_model.h"
 #include "io/model_dir.h"
 #include "numerics/half.h"
 #include "tiny_model.h"
@@ -14,26 +15,20 @@ using namespace lowbit;
 namespace fs = std::filesystem;
 
 namespace {
-struct Net {
-  std::unique_ptr<io::ModelDir> dir;
-  model::Architecture arch;
-  std::unique_ptr<exporter::CheckpointWeights> weights;
-  std::unique_ptr<engine::Transformer> net;
-};
+using Net = std::unique_ptr<exporter::LoadedModel>;
 
-Net tiny(const std::string& arch_name) {
+fs::path tiny_dir(const std::string& arch_name) {
   fixtures::TinyModelSpec s;
   s.arch = arch_name;
   s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 300;
   const fs::path dir = fs::temp_directory_path() / ("lowbit-transformer-" + arch_name);
   fs::remove_all(dir);
   fixtures::write_tiny_model(dir, s);
-  Net n;
-  n.dir = std::make_unique<io::ModelDir>(dir);
-  n.arch = model::architecture_from_config(n.dir->config(), "config.json");
-  n.weights = std::make_unique<exporter::CheckpointWeights>(*n.dir, n.arch);
-  n.net = std::make_unique<engine::Transformer>(n.arch, *n.weights);
-  return n;
+  return dir;
+}
+
+Net tiny(const std::string& arch_name, engine::Residency r = engine::Residency::AllLayers) {
+  return exporter::load_model(tiny_dir(arch_name), r);
 }
 
 std::vector<int32_t> tokens(int n) {
@@ -56,14 +51,14 @@ TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
   // a 100-token prefill, a 3-token chunk (the few-token kernel) and 47 single steps.
   Net n = tiny(GetParam());
   const auto t = tokens(150);
-  const auto full = n.net->forward(t);
-  const int64_t V = n.arch.vocab;
+  const auto full = n->net->forward(t);
+  const int64_t V = n->arch.vocab;
   engine::KVCache cache;
-  std::vector<float> inc = n.net->forward({t.begin(), t.begin() + 100}, 0, cache);
-  auto chunk = n.net->forward({t.begin() + 100, t.begin() + 103}, 0, cache);
+  std::vector<float> inc = n->net->forward({t.begin(), t.begin() + 100}, 0, cache);
+  auto chunk = n->net->forward({t.begin() + 100, t.begin() + 103}, 0, cache);
   inc.insert(inc.end(), chunk.begin(), chunk.end());
   for (size_t i = 103; i < t.size(); ++i) {
-    auto step = n.net->forward({t[i]}, 0, cache);
+    auto step = n->net->forward({t[i]}, 0, cache);
     inc.insert(inc.end(), step.begin(), step.end());
   }
   EXPECT_EQ(cache.positions, 150);
@@ -85,12 +80,67 @@ TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
 TEST_P(TransformerArch, FirstRowSkipsOnlyTheHead) {
   Net n = tiny(GetParam());
   const auto t = tokens(70);
-  const auto full = n.net->forward(t);
-  const auto tail = n.net->forward(t, 35);
-  const size_t V = size_t(n.arch.vocab);
+  const auto full = n->net->forward(t);
+  const auto tail = n->net->forward(t, 35);
+  const size_t V = size_t(n->arch.vocab);
   ASSERT_EQ(tail.size(), 35 * V);
   const float tol = 1e-5f * max_abs(full);
   for (size_t i = 0; i < tail.size(); ++i) ASSERT_NEAR(tail[i], full[35 * V + i], tol) << i;
+}
+
+TEST_P(TransformerArch, LayerByLayerEqualsForwardAndOneLayerResidencyEqualsAll) {
+  // The calibration loop: embed, each decoder layer on its own, head; and a model that
+  // builds each layer on demand and frees it. Same arithmetic, so bit-identical logits.
+  Net n = tiny(GetParam());
+  Net one = exporter::load_model(n->dir->path(), engine::Residency::OneLayer);
+  const auto t = tokens(90);
+  const auto full = n->net->forward(t);
+  std::vector<float> h = one->net->embed(t);
+  const auto rope = one->net->rope(0, int64_t(t.size()));
+  for (int i = 0; i < one->arch.num_layers; ++i) {
+    engine::DecoderLayer layer(one->arch, i, *one->weights);  // built from the source, alone
+    layer.forward(h.data(), rope);
+  }
+  EXPECT_EQ(one->net->head(h.data(), int64_t(t.size())), full);
+  EXPECT_EQ(one->net->forward(t), full);
+}
+
+// Records what each Linear saw, by module path.
+struct Recorder : engine::LinearObserver {
+  std::map<std::string, std::vector<float>> in, out;
+  std::vector<std::string> order;
+  void on_input(const model::Module& m, const float* x, int64_t tokens) override {
+    in[m.path].assign(x, x + tokens * m.in_features);
+    order.push_back(m.path);
+  }
+  void on_output(const model::Module& m, const float* y, int64_t tokens) override {
+    out[m.path].assign(y, y + tokens * m.out_features);
+  }
+};
+
+TEST_P(TransformerArch, ObserverSeesEveryLinearInputAndOutput) {
+  Net n = tiny(GetParam());
+  const auto t = tokens(20);
+  Recorder rec;
+  const auto logits = n->net->forward(t, 0, &rec);
+  EXPECT_EQ(logits, n->net->forward(t));  // observing changes nothing
+  std::vector<std::string> want;
+  for (int i = 0; i < n->arch.num_layers; ++i)
+    for (const char* p : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"})
+      want.push_back("model.layers." + std::to_string(i) + "." + p);
+  EXPECT_EQ(rec.order, want);
+  // Each recorded output is the module's own Linear applied to the recorded input.
+  for (const auto& path : want) {
+    const model::Module& m = *n->arch.find_module(path);
+    auto lin = n->weights->linear(m);
+    std::vector<float> y(size_t(20 * m.out_features));
+    lin->forward(rec.in[path].data(), 20, y.data());
+    EXPECT_EQ(y, rec.out[path]) << path;
+  }
+  // q, k and v read the same normalised hidden state; gate and up too.
+  EXPECT_EQ(rec.in["model.layers.1.self_attn.q_proj"], rec.in["model.layers.1.self_attn.v_proj"]);
+  EXPECT_EQ(rec.in["model.layers.1.mlp.gate_proj"], rec.in["model.layers.1.mlp.up_proj"]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, TransformerArch, ::testing::Values("llama", "qwen2", "qwen3"));

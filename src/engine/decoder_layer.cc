@@ -1,0 +1,112 @@
+#include "engine/decoder_layer.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels.h"
+
+namespace lowbit::engine {
+
+namespace {
+const model::Module& module_at(const model::Architecture& a, const std::string& path) {
+  const model::Module* m = a.find_module(path);
+  if (!m) throw std::logic_error("no module " + path);
+  return *m;
+}
+}  // namespace
+
+void DecoderLayer::Proj::run(const float* x, int64_t tokens, float* y, LinearObserver* obs) const {
+  if (obs) obs->on_input(*module, x, tokens);
+  linear->forward(x, tokens, y);
+  if (obs) obs->on_output(*module, y, tokens);
+}
+
+DecoderLayer::DecoderLayer(const model::Architecture& arch, int index, const WeightSource& w)
+    : arch_(arch), index_(index), rope_(arch) {
+  const std::string L = "model.layers." + std::to_string(index);
+  auto proj = [&](const char* name) {
+    const model::Module& m = module_at(arch, L + name);
+    return Proj{&m, w.linear(m)};
+  };
+  q_ = proj(".self_attn.q_proj");
+  k_ = proj(".self_attn.k_proj");
+  v_ = proj(".self_attn.v_proj");
+  o_ = proj(".self_attn.o_proj");
+  gate_ = proj(".mlp.gate_proj");
+  up_ = proj(".mlp.up_proj");
+  down_ = proj(".mlp.down_proj");
+  input_norm_ = w.dense_weight(module_at(arch, L + ".input_layernorm"));
+  post_norm_ = w.dense_weight(module_at(arch, L + ".post_attention_layernorm"));
+  if (arch.qk_norm) {
+    q_norm_ = w.dense_weight(module_at(arch, L + ".self_attn.q_norm"));
+    k_norm_ = w.dense_weight(module_at(arch, L + ".self_attn.k_norm"));
+  }
+}
+
+void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs, float* out) const {
+  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
+  std::vector<float> q(size_t(T * H * d)), k(size_t(T * KV * d)), v(size_t(T * KV * d));
+  q_.run(x, T, q.data(), obs);
+  k_.run(x, T, k.data(), obs);
+  v_.run(x, T, v.data(), obs);
+  if (arch_.qk_norm) {
+    rms_norm(q.data(), q_norm_.data, q_norm_.dtype, T * H, d, arch_.rms_norm_eps, q.data());
+    rms_norm(k.data(), k_norm_.data, k_norm_.dtype, T * KV, d, arch_.rms_norm_eps, k.data());
+  }
+  rope_.apply(q.data(), H, tab);
+  rope_.apply(k.data(), KV, tab);
+  // Keys and values of positions [0, p0 + T): this call's, after those already in `kv`.
+  const int64_t p0 = kv ? tab.p0 : 0;
+  const float* keys = k.data();
+  const float* values = v.data();
+  if (kv) {
+    if (int64_t(kv->k.size()) != p0 * KV * d) throw std::logic_error("attention: KV cache holds other positions");
+    kv->k.insert(kv->k.end(), k.begin(), k.end());
+    kv->v.insert(kv->v.end(), v.begin(), v.end());
+    keys = kv->k.data(), values = kv->v.data();
+  }
+  const int64_t S = p0 + T;
+  // Per head and block of query rows [t0, t1): S = Q K[0:t1]^T / sqrt(d) (BLAS, rows strided
+  // in place), causal softmax, O = P V[0:t1]. Blocks skip the keys above the diagonal, so
+  // the work is about half of a full T x T product. The (head, block) tasks run in parallel,
+  // largest first, each with single-threaded BLAS (OpenBLAS runs serially inside a parallel region).
+  constexpr int64_t kBlock = 64;
+  const int64_t blocks = (T + kBlock - 1) / kBlock;
+  std::vector<float> ctx(size_t(T * H * d));
+  const float scale = 1.0f / std::sqrt(float(d));
+#pragma omp parallel
+  {
+    std::vector<float> scores(size_t(std::min(T, kBlock) * S));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < H * blocks; ++task) {
+      const int64_t b = blocks - 1 - task / H, h = task % H, kh = h / group;
+      const int64_t t0 = b * kBlock, t1 = std::min(T, t0 + kBlock), m = t1 - t0, keys_seen = p0 + t1;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(keys_seen), int(d), scale,
+                  q.data() + t0 * H * d + h * d, int(H * d), keys + kh * d, int(KV * d), 0.0f, scores.data(),
+                  int(keys_seen));
+      for (int64_t i = 0; i < m; ++i) softmax_masked(scores.data() + i * keys_seen, p0 + t0 + i + 1, keys_seen);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(d), int(keys_seen), 1.0f, scores.data(),
+                  int(keys_seen), values + kh * d, int(KV * d), 0.0f, ctx.data() + t0 * H * d + h * d, int(H * d));
+    }
+  }
+  o_.run(ctx.data(), T, out, obs);
+}
+
+void DecoderLayer::forward(float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs) const {
+  const int64_t T = tab.tokens, D = arch_.hidden, F = arch_.intermediate;
+  std::vector<float> h(size_t(T * D)), tmp(size_t(T * D));
+  rms_norm(x, input_norm_.data, input_norm_.dtype, T, D, arch_.rms_norm_eps, h.data());
+  attention(h.data(), tab, kv, obs, tmp.data());
+  add_into(x, tmp.data(), T * D);
+  rms_norm(x, post_norm_.data, post_norm_.dtype, T, D, arch_.rms_norm_eps, h.data());
+  std::vector<float> g(size_t(T * F)), u(size_t(T * F));
+  gate_.run(h.data(), T, g.data(), obs);
+  up_.run(h.data(), T, u.data(), obs);
+  silu_mul(g.data(), u.data(), T * F);
+  down_.run(g.data(), T, tmp.data(), obs);
+  add_into(x, tmp.data(), T * D);
+}
+
+}  // namespace lowbit::engine
