@@ -23,9 +23,9 @@ void register_dequantize(CLI::App& app) {
     set_threads(threads);
     io::ModelDir in(model);
     pipeline::QuantizeOptions opts;
-    opts.output = output;
-    opts.overwrite = overwrite;
-    opts.max_shard_bytes = parse_size(max_shard);
+    opts.writer.output = output;
+    opts.writer.overwrite = overwrite;
+    opts.writer.max_shard_bytes = parse_size(max_shard);
     auto s = pipeline::dequantize_checkpoint(in, opts);
     std::printf("wrote %s: %d modules decompressed, %d tensors copied, %d shard(s)\n", output.c_str(),
                 s.quantized_modules, s.copied_tensors, s.shards);

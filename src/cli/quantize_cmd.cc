@@ -73,9 +73,9 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
     return 0;
   }
   pipeline::QuantizeOptions opts;
-  opts.output = f.output;
-  opts.overwrite = f.overwrite;
-  opts.max_shard_bytes = parse_size(f.max_shard);
+  opts.writer.output = f.output;
+  opts.writer.overwrite = f.overwrite;
+  opts.writer.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = progress_mode(f.progress);
   auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
   if (!f.quiet_report) {

@@ -64,7 +64,7 @@ std::vector<OutTensor> quantized_tensors(const std::string& m, const quant::Quan
   return out;
 }
 
-QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme) {
+QuantLayout read_quantized_layout(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme) {
   const quant::SchemeFormat* f = quant::find_scheme_format(scheme);
   if (!f) throw UserError(dir.path().string() + ": module " + m + ": no compressed-tensors format lowbit reads stores its scheme");
   for (const char* suffix : quant::unsupported_weight_suffixes())
@@ -91,21 +91,25 @@ QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, co
   const auto& scale = dir.at(m + ".weight_scale");
   const DType md = dtype_is_float(scale.info->dtype) ? scale.info->dtype : DType::BF16;
   const QuantLayout layout = quant::resolve_layout(*scheme.weights, md, n, k);
-  const std::vector<ModuleTensor> tensors = quant::module_tensors(scheme, layout);
-  // Every stored tensor must be what we would have written (checked before allocating).
-  for (const auto& t : tensors) {
+  // Every stored tensor must be what we would have written.
+  for (const auto& t : quant::module_tensors(scheme, layout)) {
     const std::string name = m + "." + t.suffix;
     const io::TensorRef& r = dir.at(name);
     if (r.info->dtype != t.dtype || r.info->shape != t.shape)
       throw UserError(dir.path().string() + ": tensor " + name + ": dtype/shape do not match the " + f->format +
                       " layout of its scheme");
   }
-  QuantizedWeight q(layout);
+  return layout;
+}
+
+QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme) {
+  QuantizedWeight q(read_quantized_layout(dir, m, scheme));
+  const quant::SchemeFormat& f = *quant::find_scheme_format(scheme);
   const int bits = scheme.weights->num_bits;
-  for (const auto& t : tensors) {
+  for (const auto& t : quant::module_tensors(scheme, q)) {
     const io::TensorRef& r = dir.at(m + "." + t.suffix);
     switch (t.role) {
-      case TensorRole::Codes: quant::unpack_codes(f->codes, r.data(), n, k, bits, q.codes.data()); break;
+      case TensorRole::Codes: quant::unpack_codes(f.codes, r.data(), q.rows, q.cols, bits, q.codes.data()); break;
       case TensorRole::Scale: std::memcpy(q.scales.data(), r.data(), q.scales.size()); break;
       case TensorRole::Shape: break;
       case TensorRole::ZeroPoint:
@@ -119,6 +123,7 @@ QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, co
         break;
       case TensorRole::GlobalScale: std::memcpy(&q.global_scale, r.data(), 4); break;
     }
+    r.release();
   }
   return q;
 }

@@ -28,7 +28,10 @@ std::vector<io::TensorSpec> quantized_specs(const std::string& m, const quant::Q
 std::vector<OutTensor> quantized_tensors(const std::string& m, const quant::QuantScheme& scheme,
                                          const QuantizedWeight& q);
 
-// Reads module `m` of a checkpoint back (validating names, dtypes and shapes).
+// The layout of module `m` in a checkpoint, every tensor's name, dtype and shape checked
+// against what its scheme writes (UserError naming the tensor otherwise); reads no codes.
+QuantLayout read_quantized_layout(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme);
+// Reads module `m` of a checkpoint back (validated as read_quantized_layout).
 QuantizedWeight read_quantized(const io::ModelDir& dir, const std::string& m, const quant::QuantScheme& scheme);
 
 // config.json's quantization_config for the groups the plan actually uses.

@@ -113,12 +113,4 @@ std::vector<fs::path> ModelDir::auxiliary_files() const {
   return out;
 }
 
-void ModelDir::copy_auxiliary_files(const fs::path& dst) const {
-  for (const auto& f : auxiliary_files()) {
-    std::error_code ec;
-    fs::copy_file(f, dst / f.filename(), ec);
-    if (ec) throw UserError(f.string() + ": cannot copy to output: " + ec.message());
-  }
-}
-
 }  // namespace lowbit::io

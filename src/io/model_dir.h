@@ -32,8 +32,6 @@ class ModelDir {
   uint64_t weight_bytes_on_disk() const;
   // Tokenizer, generation and chat-template files a checkpoint carries along.
   std::vector<std::filesystem::path> auxiliary_files() const;
-  // Copies them into `dst` (throws UserError, e.g. on a full disk).
-  void copy_auxiliary_files(const std::filesystem::path& dst) const;
 
  private:
   std::filesystem::path dir_;

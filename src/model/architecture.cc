@@ -45,6 +45,20 @@ std::vector<const Module*> Architecture::linears() const {
   return out;
 }
 
+std::vector<std::vector<const Module*>> fused_linears(const Architecture& a) {
+  static const std::vector<std::vector<const char*>> kFused = {
+      {".self_attn.q_proj", ".self_attn.k_proj", ".self_attn.v_proj"}, {".mlp.gate_proj", ".mlp.up_proj"}};
+  std::vector<std::vector<const Module*>> out;
+  for (int i = 0; i < a.num_layers; ++i)
+    for (const auto& group : kFused) {
+      std::vector<const Module*> g;
+      for (const char* suffix : group)
+        if (const Module* m = a.find_module("model.layers." + std::to_string(i) + suffix)) g.push_back(m);
+      out.push_back(std::move(g));
+    }
+  return out;
+}
+
 std::vector<std::string> supported_architectures() {
   std::vector<std::string> out;
   for (const auto& f : kFamilies) out.push_back(f.arch);

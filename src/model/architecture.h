@@ -43,6 +43,11 @@ struct Architecture {
   std::vector<const Module*> linears() const;
 };
 
+// The Linears vLLM serves as one fused layer (q/k/v as qkv_proj, gate/up as gate_up_proj),
+// one group per layer and kind: they must share a scheme, and NVFP4 members share one
+// global scale.
+std::vector<std::vector<const Module*>> fused_linears(const Architecture& arch);
+
 // Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM.
 // Throws UserError naming `config_label` for unknown architectures or missing keys.
 Architecture architecture_from_config(const nlohmann::json& config, const std::string& config_label);

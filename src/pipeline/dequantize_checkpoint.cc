@@ -3,18 +3,13 @@
 #include <map>
 
 #include "core/error.h"
-#include "core/interrupt.h"
 #include "export/checkpoint_info.h"
 #include "export/compressed_tensors.h"
-#include "export/sharded_writer.h"
-#include "io/atomic_dir.h"
-#include "io/file_util.h"
+#include "export/compressed_tensors_writer.h"
+#include "pipeline/stream.h"
 #include "quant/schemes.h"
 
 namespace lowbit::pipeline {
-
-namespace fs = std::filesystem;
-using nlohmann::json;
 
 QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOptions& opts) {
   const std::string label = (in.path() / "config.json").string();
@@ -27,61 +22,50 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
   for (const auto& c : plan.linears)
     if (c.group >= 0) quantized[c.module->path] = &recipe.config_groups[size_t(c.group)].second;
 
-  struct Item {
-    std::string name;
-    std::string module;  // non-empty: decompress this module
-    io::TensorSpec spec;
-  };
-  std::vector<Item> items;
+  QuantizeSummary sum;
+  std::vector<StreamStep> steps;
   for (const auto& c : plan.linears) {
     if (c.group < 0) continue;
-    auto q = exporter::read_quantized(in, c.module->path, recipe.config_groups[size_t(c.group)].second);
-    items.push_back({c.module->path + ".weight", c.module->path,
-                     {c.module->path + ".weight", q.dense_dtype, {c.module->out_features, c.module->in_features}}});
+    const std::string module = c.module->path;
+    const quant::QuantScheme& scheme = *quantized[module];
+    const QuantLayout layout = exporter::read_quantized_layout(in, module, scheme);  // validated before writing
+    if (layout.rows != c.module->out_features || layout.cols != c.module->in_features)
+      throw UserError(in.path().string() + ": module " + module + ": stored shape does not match config.json");
+    StreamStep s{{module + ".weight", layout.dense_dtype, {layout.rows, layout.cols}, nullptr}, 0, {}};
+    s.input_bytes = uint64_t(layout.rows * layout.cols) * dtype_size(layout.dense_dtype);
+    s.produce = [&, module](exporter::CheckpointWriter& w) {
+      const QuantizedWeight q = exporter::read_quantized(in, module, scheme);
+      std::vector<uint8_t> dense(size_t(q.rows * q.cols) * dtype_size(q.dense_dtype));
+      dequantize(q, dense.data());
+      w.write_dense(module + ".weight", dense.data(), dense.size());
+      ++sum.quantized_modules;
+    };
+    steps.push_back(std::move(s));
   }
   for (const auto& n : in.tensor_names()) {
     auto dot = n.rfind('.');
-    std::string mod = dot == std::string::npos ? "" : n.substr(0, dot);
-    std::string suf = dot == std::string::npos ? n : n.substr(dot + 1);
-    if (quantized.count(mod) && quant::is_compressed_tensor_suffix(suf))
-      continue;
-    const auto* t = in.find(n)->info;
-    items.push_back({n, "", {n, t->dtype, t->shape}});
-  }
-
-  io::AtomicDir out(opts.output, opts.overwrite);
-  exporter::ShardedWriter writer(out.tmp(), opts.max_shard_bytes);
-  uint64_t in_bytes = 0;
-  for (const auto& it : items) {
-    writer.add_unit({it.spec});
-    in_bytes += it.spec.nbytes();
-  }
-  writer.start();
-  QuantizeSummary sum;
-  Progress progress("dequantize", items.size(), in_bytes, opts.progress);
-  for (const auto& it : items) {
-    check_interrupted();
-    if (!it.module.empty()) {
-      auto q = exporter::read_quantized(in, it.module, *quantized[it.module]);
-      std::vector<uint8_t> dense(it.spec.nbytes());
-      dequantize(q, dense.data());
-      writer.write(it.name, dense.data(), dense.size());
-      ++sum.quantized_modules;
-    } else {
-      const auto& r = in.at(it.name);
-      writer.write(it.name, r.data(), r.info->nbytes());
-      r.release();
+    const std::string mod = dot == std::string::npos ? "" : n.substr(0, dot);
+    const std::string suffix = dot == std::string::npos ? n : n.substr(dot + 1);
+    if (quantized.count(mod) && quant::is_compressed_tensor_suffix(suffix)) continue;
+    const io::TensorRef& r = in.at(n);
+    StreamStep s{{n, r.info->dtype, r.info->shape, nullptr}, r.info->nbytes(), {}};
+    s.produce = [&, n](exporter::CheckpointWriter& w) {
+      const io::TensorRef& t = in.at(n);
+      w.write_dense(n, t.data(), t.info->nbytes());
+      t.release();
       ++sum.copied_tensors;
-    }
-    progress.advance(1, it.spec.nbytes());
+    };
+    steps.push_back(std::move(s));
   }
-  writer.finish();
-  progress.finish();
-  json cfg = in.config();
-  cfg.erase("quantization_config");
-  finish_checkpoint(in, out.tmp(), cfg, in_bytes, writer.total_bytes(), writer.num_shards(), progress.elapsed_seconds(),
-                    sum);
-  out.commit();
+  auto writer = exporter::compressed_tensors_writer(opts.writer, planned_tensors(steps));
+  sum.seconds = run_stream(steps, *writer, "dequantize", opts.progress);
+  exporter::CheckpointMetadata meta;
+  meta.config = in.config();
+  meta.auxiliary_files = in.auxiliary_files();
+  const exporter::WriteResult r = writer->commit(meta);
+  for (const auto& s : steps) sum.input_bytes += s.input_bytes;
+  sum.output_bytes = r.bytes;
+  sum.shards = r.shards;
   return sum;
 }
 

@@ -97,24 +97,18 @@ Plan make_plan(const model::Architecture& arch, const Recipe& recipe) {
   }
 
   // vLLM fuses q/k/v into qkv_proj and gate/up into gate_up_proj: all shards must share a scheme.
-  const std::vector<std::vector<std::string>> fused = {{"q_proj", "k_proj", "v_proj"}, {"gate_proj", "up_proj"}};
-  std::map<std::string, int> by_path;
-  for (const auto& c : plan.linears) by_path[c.module->path] = c.group;
   std::vector<std::string> mixed;
-  for (const auto& c : plan.linears) {
-    const std::string& p = c.module->path;
-    for (const auto& f : fused) {
-      if (p.size() < f[0].size() || p.compare(p.size() - f[0].size(), f[0].size(), f[0]) != 0) continue;
-      std::string parent = p.substr(0, p.size() - f[0].size());
-      std::set<std::string> schemes;
-      for (const auto& s : f) {
-        auto it = by_path.find(parent + s);
-        if (it == by_path.end()) continue;
-        schemes.insert(it->second < 0 ? "unquantized"
-                                      : to_json(*recipe.config_groups[size_t(it->second)].second.weights).dump());
-      }
-      if (schemes.size() > 1) mixed.push_back(parent + "{" + f[0] + "," + f[1] + (f.size() > 2 ? "," + f[2] : "") + "}");
+  for (const auto& group : model::fused_linears(arch)) {
+    std::set<std::string> schemes;
+    std::string names;
+    for (const model::Module* m : group) {
+      const ModuleChoice* c = plan.find(m->path);
+      schemes.insert(!c || c->group < 0 ? "unquantized"
+                                        : to_json(*recipe.config_groups[size_t(c->group)].second.weights).dump());
+      const std::string& p = m->path;
+      names += (names.empty() ? p.substr(0, p.rfind('.') + 1) + "{" : ",") + p.substr(p.rfind('.') + 1);
     }
+    if (schemes.size() > 1) mixed.push_back(names + "}");
   }
   if (!mixed.empty()) {
     std::string msg = "vLLM fuses these projections into one layer and needs one scheme for all of them, but the "

@@ -1,0 +1,30 @@
+// The streaming loop every checkpoint conversion shares (quantize, dequantize, and GGUF
+// export next): steps planned up front, each producing one planned output tensor from the
+// memory-mapped input, written in order, with progress and Ctrl-C checks between steps.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "export/checkpoint_writer.h"
+
+namespace lowbit::pipeline {
+
+struct StreamStep {
+  exporter::PlannedTensor out;
+  uint64_t input_bytes = 0;  // what the step reads (the progress volume)
+  // Writes `out` (and only it) to the writer.
+  std::function<void(exporter::CheckpointWriter&)> produce;
+};
+
+// The planned tensors of the steps, in order (for the writer).
+std::vector<exporter::PlannedTensor> planned_tensors(const std::vector<StreamStep>& steps);
+
+// Runs every step into the writer; returns the seconds taken. Throws Interrupted on Ctrl-C
+// (the writer, not committed, then removes its temporary output).
+double run_stream(const std::vector<StreamStep>& steps, exporter::CheckpointWriter& writer, const std::string& label,
+                  ProgressMode mode);
+
+}  // namespace lowbit::pipeline
