@@ -26,9 +26,8 @@ void register_dequantize(CLI::App& app) {
     opts.writer.output = output;
     opts.writer.overwrite = overwrite;
     opts.writer.max_shard_bytes = parse_size(max_shard);
-    auto s = pipeline::dequantize_checkpoint(in, opts);
-    std::printf("wrote %s: %d modules decompressed, %d tensors copied, %d shard(s)\n", output.c_str(),
-                s.quantized_modules, s.copied_tensors, s.shards);
+    const auto s = pipeline::dequantize_checkpoint(in, opts);
+    std::printf("%s", pipeline::summary_line(s, output, "decompressed").c_str());
     return 0;
   });
 }

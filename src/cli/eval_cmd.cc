@@ -6,22 +6,20 @@
 
 #include "cli/commands.h"
 #include "cli/runner.h"
-#include "cli/special_tokens.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "eval/perplexity.h"
+#include "eval/report.h"
 #include "export/load_model.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
-#include "engine/transformer.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/special_tokens.h"
 
 namespace lowbit::cli {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
-
 
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
@@ -62,59 +60,40 @@ void register_eval(CLI::App& app) {
       b = exporter::load_model(base_path);
       if (b->arch.vocab != m->arch.vocab) throw UserError("--base has a different vocabulary size");
     }
-    fs::path tok_dir = fs::exists(m->dir->path() / "tokenizer.json") ? m->dir->path()
-                       : b ? b->dir->path() : m->dir->path();
+    // The model's tokenizer, or the base's when a quantized folder carries none.
+    const fs::path tok_dir = fs::exists(m->dir->path() / "tokenizer.json") || !b ? m->dir->path() : b->dir->path();
     auto tok = tokenizer::Tokenizer::from_file(tok_dir / "tokenizer.json");
-    auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
+    const auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
     eval::EvalOptions o;
     o.ctx = ctx;
-    o.protocol = protocol == "paper" ? eval::Protocol::Paper : eval::Protocol::LlamaCpp;
+    o.protocol = eval::parse_protocol(protocol);
     o.max_chunks = chunks;
-    o.bos_id = bos_to_add(tok_dir, tok, bos);
+    o.bos_id = tokenizer::bos_to_add(tok_dir, tok, tokenizer::parse_bos_mode(bos));
     o.save_logits = save_logits;
     std::optional<eval::LogProbReader> base_lp;
     if (!base_logits.empty()) o.base_logits = &base_lp.emplace(base_logits);
-    int64_t total = std::min<int64_t>(int64_t(tokens.size()) / ctx, chunks > 0 ? chunks : INT64_MAX);
-    if (base_lp) total = std::min<int64_t>(total, base_lp->header().chunks);
-    Progress progress("eval", uint64_t(total), uint64_t(total * ctx), ProgressMode::Auto, "chunks",
+    const eval::Chunks ch = eval::chunks_for(tokens, o);
+    Progress progress("eval", uint64_t(ch.count()), uint64_t(ch.count() * ctx), ProgressMode::Auto, "chunks",
                       b ? "tokens (x2 models)" : "tokens");
-    auto fwd = [&](const engine::Transformer& net) {
+    auto fwd = [](const engine::Transformer& net) {
       return [&net](const std::vector<int32_t>& t, int64_t first) {
         check_interrupted();
         return net.forward(t, first);
       };
     };
-    eval::LogitsFn base_fn;
-    if (b) base_fn = fwd(*b->net);
-    auto r = eval::evaluate(tokens, m->arch.vocab, fwd(*m->net), base_fn, o,
-                            [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
+    eval::EvalReport rep;
+    rep.result = eval::evaluate(ch, m->arch.vocab, fwd(*m->net), b ? eval::LogitsFn(fwd(*b->net)) : eval::LogitsFn(),
+                                o, [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
     progress.finish();
-    std::printf("model            %s\n", model_path.c_str());
-    std::printf("text             %s (%zu tokens; %ld chunks of %ld, protocol %s, BOS %s)\n", text_path.c_str(),
-                tokens.size(), long(r.chunks), long(ctx), protocol.c_str(), o.bos_id >= 0 ? "yes" : "no");
-    std::printf("tokens scored    %ld\n", long(r.tokens_scored));
-    std::printf("PPL              %.4f +/- %.4f\n", r.ppl, r.ppl_stderr);
-    if (r.has_base) {
-      std::printf("base PPL         %.4f +/- %.4f   (delta PPL %+.4f)\n", r.base_ppl, r.base_ppl_stderr, r.ppl - r.base_ppl);
-      std::printf("mean KLD         %.6f   (99th percentile %.6f)\n", r.mean_kld, r.kld_p99);
-      std::printf("same top token   %.3f %%\n", 100.0 * r.top1_agreement);
-      std::printf("RMS delta p      %.3f %%\n", 100.0 * r.rms_dp);
-    }
-    if (!json_path.empty()) {
-      json j{{"model", model_path}, {"text", text_path}, {"ctx", ctx}, {"protocol", protocol},
-             {"chunks", r.chunks}, {"tokens_scored", r.tokens_scored}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr},
-             {"bos", o.bos_id >= 0}};
-      if (r.has_base) {
-        j["base"] = base_lp ? base_logits : base_path;
-        j["base_ppl"] = r.base_ppl;
-        j["base_ppl_stderr"] = r.base_ppl_stderr;
-        j["mean_kld"] = r.mean_kld;
-        j["kld_p99"] = r.kld_p99;
-        j["top1_agreement"] = r.top1_agreement;
-        j["rms_dp"] = r.rms_dp;
-      }
-      io::write_text_file(json_path, j.dump(2) + "\n");
-    }
+    rep.model = model_path;
+    rep.text = text_path;
+    rep.base = base_lp ? base_logits : base_path;
+    rep.text_tokens = int64_t(tokens.size());
+    rep.ctx = ctx;
+    rep.protocol = o.protocol;
+    rep.bos = o.bos_id >= 0;
+    std::printf("%s", eval::to_text(rep).c_str());
+    if (!json_path.empty()) io::write_text_file(json_path, eval::to_json(rep).dump(2) + "\n");
     return 0;
   });
 }

@@ -1,17 +1,13 @@
 // `lowbit generate`: greedy continuation of a prompt, a quick sanity check of a checkpoint.
-#include <algorithm>
 #include <cstdio>
-#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/runner.h"
-#include "cli/special_tokens.h"
 #include "core/error.h"
-#include "core/interrupt.h"
+#include "engine/generate.h"
 #include "export/load_model.h"
-#include "io/model_dir.h"
-#include "engine/transformer.h"
 #include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/special_tokens.h"
 
 namespace lowbit::cli {
 
@@ -34,27 +30,13 @@ void register_generate(CLI::App& app) {
     set_threads(threads);
     if (n < 0) throw UserError("-n must be >= 0");
     auto m = exporter::load_model(model_path);
-    const auto& arch = m->arch;
-    auto tok = tokenizer::Tokenizer::from_file(m->dir->path() / "tokenizer.json");
+    const auto dir = m->dir->path();
+    auto tok = tokenizer::Tokenizer::from_file(dir / "tokenizer.json");
     std::vector<int32_t> ids = tok.encode(prompt);
-    if (const int32_t b = bos_to_add(m->dir->path(), tok, bos); b >= 0) ids.insert(ids.begin(), b);
-    if (ids.empty()) throw UserError("the prompt encodes to no tokens");
-    const std::vector<int32_t> eos = ignore_eos ? std::vector<int32_t>{} : eos_ids(m->dir->path());
-    std::vector<int32_t> out;
-    // The prompt runs once (only its last row through the head); then one token per step
-    // against the KV cache.
-    engine::KVCache cache;
-    std::vector<int32_t> step = ids;
-    for (int i = 0; i < n; ++i) {
-      check_interrupted();
-      auto logits = m->net->forward(step, int64_t(step.size()) - 1, cache);
-      int32_t best = 0;
-      for (int32_t v = 1; v < int32_t(arch.vocab); ++v)
-        if (logits[size_t(v)] > logits[size_t(best)]) best = v;
-      out.push_back(best);
-      if (std::find(eos.begin(), eos.end(), best) != eos.end()) break;  // as transformers' generate stops
-      step = {best};
-    }
+    if (const int32_t b = tokenizer::bos_to_add(dir, tok, tokenizer::parse_bos_mode(bos)); b >= 0)
+      ids.insert(ids.begin(), b);
+    const auto stop = ignore_eos ? std::vector<int32_t>{} : tokenizer::eos_ids(dir);
+    const auto out = engine::greedy_generate(*m->net, ids, n, stop);
     if (ids_only) {
       for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);
       std::printf("\n");

@@ -16,7 +16,6 @@
 
 namespace lowbit::cli {
 
-
 namespace {
 
 struct QuantizeFlags {
@@ -34,67 +33,37 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
       throw UserError("--recipe already defines the scheme and targets; drop --scheme/--format/--bits/--group-size/"
                       "--strategy/--block/--symmetric/--asymmetric/--targets (--ignore adds to the recipe's ignore list)");
     quant::Recipe r = quant::parse_recipe_yaml(io::read_text_file(f.recipe), f.recipe);
-    if (r.modifier == "GPTQModifier")
-      throw UserError(f.recipe + ": GPTQModifier needs calibration data and GPTQ, which lowbit does not implement "
-                      "yet; use QuantizationModifier (round-to-nearest) with the same scheme");
+    pipeline::check_runnable(r, f.recipe);
     for (const auto& i : f.ignore) r.ignore.push_back(i);
     return r;
   }
-  std::vector<std::string> targets = f.targets.empty() ? std::vector<std::string>{"Linear"} : f.targets;
-  quant::QuantScheme scheme = scheme_from_flags(f.s, targets);
   quant::Recipe r;
-  r.config_groups.emplace_back("group_0", scheme);
+  r.config_groups.emplace_back("group_0",
+                               scheme_from_flags(f.s, f.targets.empty() ? std::vector<std::string>{"Linear"} : f.targets));
   r.ignore = f.ignore;
   return r;
-}
-
-ProgressMode progress_mode(const std::string& s) {
-  if (s == "auto") return ProgressMode::Auto;
-  if (s == "bar") return ProgressMode::Bar;
-  if (s == "lines") return ProgressMode::Lines;
-  if (s == "off") return ProgressMode::Off;
-  throw UserError("--progress must be auto, bar, lines or off");
 }
 
 int run(const QuantizeFlags& f, CLI::App& sub) {
   set_threads(f.threads);
   quant::Recipe recipe = build_recipe(f, sub);
   io::ModelDir in(f.model);
-  model::Architecture arch =
-      model::architecture_from_config(in.config(), (in.path() / "config.json").string());
+  model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
   quant::Plan plan = quant::make_plan(arch, recipe);
   for (const auto& w : plan.warnings) log::warn(w);
   if (f.dry_run) {
-    std::printf("%s: %s, %d of %zu Linear modules quantized\n", f.model.c_str(), arch.name.c_str(),
-                plan.quantized_count(), plan.linears.size());
-    for (const auto& c : plan.linears)
-      std::printf("  %-48s %s\n", c.module->path.c_str(),
-                  c.group < 0 ? "kept" : recipe.config_groups[size_t(c.group)].first.c_str());
+    std::printf("%s: %s, %d of %zu Linear modules quantized\n%s", f.model.c_str(), arch.name.c_str(),
+                plan.quantized_count(), plan.linears.size(), quant::to_text(plan, recipe).c_str());
     return 0;
   }
   pipeline::QuantizeOptions opts;
   opts.writer.output = f.output;
   opts.writer.overwrite = f.overwrite;
   opts.writer.max_shard_bytes = parse_size(f.max_shard);
-  opts.progress = progress_mode(f.progress);
-  auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
-  if (!f.quiet_report) {
-    std::printf("%-48s %-8s %12s %9s\n", "module", "group", "rel. error", "SNR dB");
-    double worst = 0;
-    std::string worst_name;
-    for (const auto& e : sum.errors) {
-      std::printf("%-48s %-8s %12.5f %9.2f\n", e.module.c_str(), e.group.c_str(), e.relative_error, e.snr_db);
-      if (e.relative_error > worst) worst = e.relative_error, worst_name = e.module;
-    }
-    if (!sum.errors.empty())
-      std::printf("worst: %s (relative error %.5f); per-module report: %s/quantization_report.json\n",
-                  worst_name.c_str(), worst, f.output.c_str());
-  }
-  std::printf("wrote %s: %d modules quantized, %d tensors copied, %d shard(s), %s -> %s in %.1f s (%s/s)\n",
-              f.output.c_str(), sum.quantized_modules, sum.copied_tensors, sum.shards,
-              Progress::human_bytes(double(sum.input_bytes)).c_str(),
-              Progress::human_bytes(double(sum.output_bytes)).c_str(), sum.seconds,
-              Progress::human_bytes(sum.seconds > 0 ? double(sum.input_bytes) / sum.seconds : 0).c_str());
+  opts.progress = parse_progress_mode(f.progress);
+  const auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
+  if (!f.quiet_report) std::printf("%s", pipeline::error_table(sum, f.output).c_str());
+  std::printf("%s", pipeline::summary_line(sum, f.output).c_str());
   return 0;
 }
 

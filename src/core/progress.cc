@@ -4,7 +4,17 @@
 
 #include <cstdio>
 
+#include "core/error.h"
+
 namespace lowbit {
+
+ProgressMode parse_progress_mode(const std::string& s) {
+  if (s == "auto") return ProgressMode::Auto;
+  if (s == "bar") return ProgressMode::Bar;
+  if (s == "lines") return ProgressMode::Lines;
+  if (s == "off") return ProgressMode::Off;
+  throw UserError("--progress must be auto, bar, lines or off");
+}
 
 Progress::Progress(std::string label, uint64_t units, uint64_t bytes, ProgressMode mode, std::string unit_name,
                    std::string volume_name)

@@ -8,6 +8,8 @@
 namespace lowbit {
 
 enum class ProgressMode { Auto, Bar, Lines, Off };
+// "auto" | "bar" | "lines" | "off"; UserError otherwise.
+ProgressMode parse_progress_mode(const std::string& name);
 
 class Progress {
  public:

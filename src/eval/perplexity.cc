@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "eval/chunks.h"
 
 namespace lowbit::eval {
 
@@ -39,51 +40,49 @@ struct PositionStats {
 };
 }  // namespace
 
+Chunks chunks_for(const std::vector<int32_t>& tokens, const EvalOptions& o) {
+  int64_t limit = o.max_chunks;
+  if (o.base_logits) {
+    const int64_t saved = int64_t(o.base_logits->header().chunks);
+    limit = limit > 0 ? std::min(limit, saved) : saved;
+  }
+  return make_chunks(tokens, o.ctx, o.protocol, o.bos_id, limit);
+}
+
 EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const LogitsFn& logits, const LogitsFn& base,
-                    const EvalOptions& o, const std::function<void(int64_t, int64_t)>& progress) {
-  if (o.ctx < 16) throw UserError("--ctx must be at least 16");
-  int64_t chunks = int64_t(tokens.size()) / o.ctx;
-  if (chunks == 0)
-    throw UserError("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one context of " +
-                    std::to_string(o.ctx));
-  if (o.max_chunks > 0) chunks = std::min(chunks, o.max_chunks);
-  // llama.cpp scores positions [ctx/2, ctx-1) of each chunk; the paper protocol all of [0, ctx-1).
-  const int64_t first = o.protocol == Protocol::LlamaCpp ? o.ctx / 2 : 0;
+                    const EvalOptions& o, const ProgressFn& progress) {
+  return evaluate(chunks_for(tokens, o), vocab, logits, base, o, progress);
+}
+
+EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, const LogitsFn& base, const EvalOptions& o,
+                    const ProgressFn& progress) {
+  const int64_t chunks = ch.count(), first = ch.first;
   const LogProbReader* bf = o.base_logits;
   if (bf) {
     const LogProbHeader& h = bf->header();
-    if (int64_t(h.ctx) != o.ctx || int64_t(h.first) != first)
+    if (int64_t(h.ctx) != ch.ctx || int64_t(h.first) != first)
       throw UserError("--base-logits was saved with --ctx " + std::to_string(h.ctx) + " and " +
                       (h.first ? "the llama.cpp" : "the paper") + " protocol; evaluate with the same");
     if (int64_t(h.vocab) != vocab)
       throw UserError("--base-logits has a vocabulary of " + std::to_string(h.vocab) + ", the model " +
                       std::to_string(vocab));
-    chunks = std::min(chunks, int64_t(h.chunks));
+    if (chunks > int64_t(h.chunks)) throw UserError("--base-logits holds fewer chunks than asked for");
   }
   const bool has_base = bool(base) || bf;
-  // Chunk c as the model runs it: llama.cpp's protocol puts BOS first when the model adds one.
-  auto chunk_at = [&](int64_t c) {
-    std::vector<int32_t> chunk(tokens.begin() + c * o.ctx, tokens.begin() + (c + 1) * o.ctx);
-    if (o.protocol == Protocol::LlamaCpp && o.bos_id >= 0) chunk[0] = o.bos_id;
-    return chunk;
-  };
   std::unique_ptr<LogProbWriter> save;
   const size_t row_bytes = LogProbWriter::row_bytes(uint32_t(vocab));
   std::vector<uint8_t> encoded;
   if (!o.save_logits.empty()) {
     std::vector<int32_t> evaluated;  // every chunk as run, stored to catch a mismatched reuse
-    for (int64_t c = 0; c < chunks; ++c) {
-      const auto chunk = chunk_at(c);
-      evaluated.insert(evaluated.end(), chunk.begin(), chunk.end());
-    }
+    for (const auto& chunk : ch.tokens) evaluated.insert(evaluated.end(), chunk.begin(), chunk.end());
     save = std::make_unique<LogProbWriter>(
-        o.save_logits, LogProbHeader{uint32_t(o.ctx), uint32_t(vocab), uint32_t(chunks), uint32_t(first)}, evaluated);
-    encoded.resize(size_t(o.ctx - 1 - first) * row_bytes);
+        o.save_logits, LogProbHeader{uint32_t(ch.ctx), uint32_t(vocab), uint32_t(chunks), uint32_t(first)}, evaluated);
+    encoded.resize(size_t(ch.rows()) * row_bytes);
   }
   Mean nll, base_nll, kld, same_top, dp;
   std::vector<double> kld_all;
   for (int64_t c = 0; c < chunks; ++c) {
-    const std::vector<int32_t> chunk = chunk_at(c);
+    const std::vector<int32_t>& chunk = ch.tokens[size_t(c)];
     if (bf && !std::equal(chunk.begin(), chunk.end(), bf->chunk_tokens(uint32_t(c))))
       throw UserError("--base-logits was computed on different tokens in chunk " + std::to_string(c + 1) +
                       " (another text, tokenizer or BOS setting)");
@@ -91,14 +90,14 @@ EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const Log
     std::vector<float> bl;
     if (base) bl = base(chunk, first);
     // Rows are independent: computed in parallel, summed in order (same result for any thread count).
-    const int64_t rows = o.ctx - 1 - first;
+    const int64_t rows = ch.rows();
     std::vector<PositionStats> st(static_cast<size_t>(rows));
 #pragma omp parallel
     {
       std::vector<double> lp, blp;
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < rows; ++i) {
-        const int32_t next = tokens[size_t(c * o.ctx + first + i + 1)];
+        const int32_t next = chunk[size_t(first + i + 1)];
         PositionStats& p = st[size_t(i)];
         log_softmax(lg.data() + i * vocab, vocab, lp);
         p.nll = -lp[size_t(next)];

@@ -8,14 +8,10 @@
 #include <optional>
 #include <vector>
 
+#include "eval/chunks.h"
 #include "eval/logprob_file.h"
 
 namespace lowbit::eval {
-
-enum class Protocol {
-  LlamaCpp,  // chunks of ctx, first token -> BOS (if the model adds one), score the second half
-  Paper,     // GPTQ/AWQ papers: non-overlapping windows of ctx, every next-token prediction scored
-};
 
 struct EvalOptions {
   int64_t ctx = 512;
@@ -41,7 +37,13 @@ struct EvalResult {
 // [first, n); `base` likewise (or empty). `progress` is called after each chunk with
 // (chunks done, total).
 using LogitsFn = std::function<std::vector<float>(const std::vector<int32_t>&, int64_t first)>;
+using ProgressFn = std::function<void(int64_t, int64_t)>;
+// The chunks of `tokens` per opts (make_chunks; with base_logits, at most the file's chunks).
+Chunks chunks_for(const std::vector<int32_t>& tokens, const EvalOptions& opts);
+EvalResult evaluate(const Chunks& chunks, int64_t vocab, const LogitsFn& logits, const LogitsFn& base,
+                    const EvalOptions& opts, const ProgressFn& progress = {});
+// The same on chunks_for(tokens, opts).
 EvalResult evaluate(const std::vector<int32_t>& tokens, int64_t vocab, const LogitsFn& logits, const LogitsFn& base,
-                    const EvalOptions& opts, const std::function<void(int64_t, int64_t)>& progress = {});
+                    const EvalOptions& opts, const ProgressFn& progress = {});
 
 }  // namespace lowbit::eval

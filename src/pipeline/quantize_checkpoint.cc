@@ -1,6 +1,7 @@
 #include "pipeline/quantize_checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <set>
@@ -69,9 +70,16 @@ void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch
   }
 }
 
+void check_runnable(const quant::Recipe& recipe, const std::string& label) {
+  if (recipe.modifier == "GPTQModifier")
+    throw UserError(label + ": GPTQModifier needs calibration data and GPTQ, which lowbit does not implement "
+                    "yet; use QuantizationModifier (round-to-nearest) with the same scheme");
+}
+
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
                                     const quant::Recipe& recipe, const quant::Plan& plan,
                                     const QuantizeOptions& opts) {
+  check_runnable(recipe, "recipe");
   validate_checkpoint(in, arch);
   QuantizeSummary sum;
   std::map<std::string, float> shared_amax;  // filled before the first step runs
@@ -145,6 +153,33 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   sum.output_bytes = r.bytes;
   sum.shards = r.shards;
   return sum;
+}
+
+std::string error_table(const QuantizeSummary& sum, const std::filesystem::path& output) {
+  if (sum.errors.empty()) return "";
+  std::string out;
+  char buf[512];
+  std::snprintf(buf, sizeof buf, "%-48s %-8s %12s %9s\n", "module", "group", "rel. error", "SNR dB");
+  out += buf;
+  const exporter::ModuleError* worst = &sum.errors[0];
+  for (const auto& e : sum.errors) {
+    std::snprintf(buf, sizeof buf, "%-48s %-8s %12.5f %9.2f\n", e.module.c_str(), e.group.c_str(), e.relative_error,
+                  e.snr_db);
+    out += buf;
+    if (e.relative_error > worst->relative_error) worst = &e;
+  }
+  std::snprintf(buf, sizeof buf, "worst: %s (relative error %.5f); per-module report: %s/quantization_report.json\n",
+                worst->module.c_str(), worst->relative_error, output.string().c_str());
+  return out + buf;
+}
+
+std::string summary_line(const QuantizeSummary& s, const std::filesystem::path& output, const char* verb) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf, "wrote %s: %d modules %s, %d tensors copied, %d shard(s), %s -> %s in %.1f s (%s/s)\n",
+                output.string().c_str(), s.quantized_modules, verb, s.copied_tensors, s.shards,
+                Progress::human_bytes(double(s.input_bytes)).c_str(), Progress::human_bytes(double(s.output_bytes)).c_str(),
+                s.seconds, Progress::human_bytes(s.seconds > 0 ? double(s.input_bytes) / s.seconds : 0).c_str());
+  return buf;
 }
 
 }  // namespace lowbit::pipeline

@@ -35,8 +35,16 @@ struct QuantizeSummary {
 // shapes and float dtypes. Throws UserError naming the file and tensor.
 void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch);
 
+// Refuses (UserError) a recipe this pipeline cannot run: round-to-nearest only so far.
+void check_runnable(const quant::Recipe& recipe, const std::string& label);
+
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
                                     const quant::Recipe& recipe, const quant::Plan& plan,
                                     const QuantizeOptions& opts);
+
+// The per-module error table and its worst row (empty when nothing was quantized).
+std::string error_table(const QuantizeSummary& s, const std::filesystem::path& output);
+// "wrote OUT: N modules quantized, M tensors copied, ... in T s (R/s)".
+std::string summary_line(const QuantizeSummary& s, const std::filesystem::path& output, const char* verb = "quantized");
 
 }  // namespace lowbit::pipeline

@@ -1,5 +1,6 @@
 #include "quant/plan.h"
 
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -117,6 +118,17 @@ Plan make_plan(const model::Architecture& arch, const Recipe& recipe) {
     throw UserError(msg);
   }
   return plan;
+}
+
+std::string to_text(const Plan& plan, const Recipe& recipe) {
+  std::string out;
+  char buf[512];
+  for (const auto& c : plan.linears) {
+    std::snprintf(buf, sizeof buf, "  %-48s %s\n", c.module->path.c_str(),
+                  c.group < 0 ? "kept" : recipe.config_groups[size_t(c.group)].first.c_str());
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace lowbit::quant

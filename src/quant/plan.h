@@ -27,4 +27,7 @@ struct Plan {
 // shard mixes, Embedding targets, nothing quantized). Warnings are returned, not printed.
 Plan make_plan(const model::Architecture& arch, const Recipe& recipe);
 
+// One line per Linear: its path and config group, or "kept".
+std::string to_text(const Plan& plan, const Recipe& recipe);
+
 }  // namespace lowbit::quant

@@ -1,11 +1,11 @@
-#include "cli/special_tokens.h"
+#include "tokenizer/special_tokens.h"
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "io/file_util.h"
 
-namespace lowbit::cli {
+namespace lowbit::tokenizer {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -18,8 +18,15 @@ json read_json_or_null(const fs::path& p) {
 }
 }  // namespace
 
-int32_t bos_to_add(const fs::path& dir, const tokenizer::Tokenizer& tok, const std::string& mode) {
-  if (mode == "no") return -1;
+BosMode parse_bos_mode(const std::string& mode) {
+  if (mode == "auto") return BosMode::Auto;
+  if (mode == "yes") return BosMode::Yes;
+  if (mode == "no") return BosMode::No;
+  throw UserError("--bos must be auto, yes or no (got '" + mode + "')");
+}
+
+int32_t bos_to_add(const fs::path& dir, const Tokenizer& tok, BosMode mode) {
+  if (mode == BosMode::No) return -1;
   const json cfg = read_json_or_null(dir / "tokenizer_config.json");
   std::string bos;
   if (cfg.is_object() && cfg.contains("bos_token")) {
@@ -27,7 +34,7 @@ int32_t bos_to_add(const fs::path& dir, const tokenizer::Tokenizer& tok, const s
     bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
   }
   const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
-  if (mode == "auto" && !add) return -1;
+  if (mode == BosMode::Auto && !add) return -1;
   const int32_t id = bos.empty() ? -1 : tok.token_id(bos);
   if (id < 0) throw UserError("--bos: the tokenizer defines no BOS token");
   return id;
@@ -48,4 +55,4 @@ std::vector<int32_t> eos_ids(const fs::path& dir) {
   return {};
 }
 
-}  // namespace lowbit::cli
+}  // namespace lowbit::tokenizer

@@ -1,0 +1,28 @@
+// The special-token rules a checkpoint declares, as transformers applies them: BOS from
+// tokenizer_config.json (added when it says add_bos_token), EOS ids from
+// generation_config.json, else config.json.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tokenizer/bpe_tokenizer.h"
+
+namespace lowbit::tokenizer {
+
+enum class BosMode {
+  Auto,  // the BOS id if tokenizer_config.json says add_bos_token, else none
+  Yes,   // the BOS id (UserError if the tokenizer has none)
+  No,
+};
+// "auto" | "yes" | "no"; UserError otherwise.
+BosMode parse_bos_mode(const std::string& mode);
+
+// The id to put before a text of the model in folder `dir`, or -1 for none.
+int32_t bos_to_add(const std::filesystem::path& dir, const Tokenizer& tok, BosMode mode);
+
+// Token ids that end generation (may be empty).
+std::vector<int32_t> eos_ids(const std::filesystem::path& dir);
+
+}  // namespace lowbit::tokenizer
