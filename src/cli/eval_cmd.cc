@@ -14,7 +14,7 @@
 #include "export/load_model.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
-#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/special_tokens.h"
 
 namespace lowbit::cli {

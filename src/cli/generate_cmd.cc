@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "engine/generate.h"
 #include "export/load_model.h"
-#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/special_tokens.h"
 
 namespace lowbit::cli {

@@ -6,7 +6,7 @@
 #include "cli/runner.h"
 #include "core/error.h"
 #include "io/file_util.h"
-#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lowbit::cli {
 

@@ -7,23 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "core/regex.h"
 #include "model/architecture.h"
 
 namespace lowbit::quant {
-
-class Regex {
- public:
-  explicit Regex(const std::string& pattern);  // throws UserError on a bad pattern
-  ~Regex();
-  Regex(Regex&&) noexcept;
-  Regex& operator=(Regex&&) noexcept;
-  // Python re.match: anchored at the start, need not consume the whole subject.
-  bool match_prefix(const std::string& subject) const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
 
 enum class MatchKind { None, Exact, Regex, Class };
 

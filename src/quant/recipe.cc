@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "quant/presets.h"
 #include "quant/schemes.h"
 
@@ -20,17 +21,8 @@ bool ends_with(const std::string& s, const std::string& suf) { return s.ends_wit
 
 // JSON (and so config.json) must be valid UTF-8; YAML input is checked here so that
 // a stray byte is a clear error instead of a failure far downstream.
-bool valid_utf8(const std::string& s) {
-  try {
-    (void)json(s).dump();  // nlohmann's strict UTF-8 check (no overlongs or surrogates)
-    return true;
-  } catch (const json::type_error&) {
-    return false;
-  }
-}
-
 std::string checked_utf8(const std::string& s) {
-  if (!valid_utf8(s)) throw UserError("not valid UTF-8 text");
+  if (!is_valid_utf8(s)) throw UserError("not valid UTF-8 text");
   return s;
 }
 

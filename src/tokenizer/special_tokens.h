@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "tokenizer/bpe_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lowbit::tokenizer {
 

@@ -1,12 +1,11 @@
-// tokenizer.json (Hugging Face `tokenizers`) BPE: added/special tokens, pre-tokenizers
-// (ByteLevel with the GPT-2 regex, Split with any regex, Digits, Sequence), byte-level
-// BPE merges by rank. Token ids equal the reference library's on the same text.
+// A tokenizer.json (Hugging Face `tokenizers`) tokenizer, split as that library splits it:
+// added/special tokens, a normalizer, a pre-tokenizer, the BPE model and a decoder. Token
+// ids equal the reference library's on the same text.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace lowbit::tokenizer {
