@@ -7,7 +7,7 @@
 #include "algorithms/rtn.h"
 #include "algorithms/rtn_internal.h"
 #include "core/error.h"
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 #include "quant/qparams.h"
 
@@ -56,56 +56,60 @@ SlotScale make_scale(QuantizedWeight& q, const QuantArgs& a, Kind kind, int64_t 
 // Encodes n weights starting at `begin`, in groups of g sharing scales[k] (g = n for one
 // scale); accumulates the squared error of the dequantized values (dense dtype DD).
 template <DType MD, DType DD, bool kFp4, bool kRoundQuotient>
-LOWBIT_TARGET_CLONES void encode_run(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* scales,
-                                     int8_t* out, double* err_sq, double* norm_sq) {
-  // Simple passes over an L1-sized chunk: GCC vectorises each of them, but not one fused loop.
-  const int64_t chunk = g >= 256 ? 256 : (256 / g) * g;
-  const float lim = kFp4 ? 6.0f : 448.0f;
-  float x[256], v[256];
-  double e_total = 0, n_total = 0;
-  for (int64_t c0 = 0; c0 < n; c0 += chunk) {
-    const int64_t len = std::min(chunk, n - c0);
-    int8_t* o = out + c0;
-    for (int64_t i = 0; i < len; ++i) x[i] = load_as_f32(w, size_t(begin + c0 + i), MD);
-    for (int64_t j0 = 0; j0 < len; j0 += g) {  // one scale per group
-      const int64_t jn = std::min(g, len - j0);
-      const float div = scales[(c0 + j0) / g].divisor;
-      for (int64_t i = j0; i < j0 + jn; ++i) {
-        float q = x[i] / div;
-        if (kRoundQuotient) q = round_to_dtype(q, MD);
-        v[i] = std::min(std::max(q, -lim), lim);
+struct Encoder {
+  LOWBIT_MEMBER_KERNEL(void, run,
+                       (const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* scales, int8_t* out,
+                        double* err_sq, double* norm_sq),
+                       (w, begin, n, g, scales, out, err_sq, norm_sq)) {
+    // Simple passes over an L1-sized chunk: GCC vectorises each of them, but not one fused loop.
+    const int64_t chunk = g >= 256 ? 256 : (256 / g) * g;
+    const float lim = kFp4 ? 6.0f : 448.0f;
+    float x[256], v[256];
+    double e_total = 0, n_total = 0;
+    for (int64_t c0 = 0; c0 < n; c0 += chunk) {
+      const int64_t len = std::min(chunk, n - c0);
+      int8_t* o = out + c0;
+      for (int64_t i = 0; i < len; ++i) x[i] = load_as_f32(w, size_t(begin + c0 + i), MD);
+      for (int64_t j0 = 0; j0 < len; j0 += g) {  // one scale per group
+        const int64_t jn = std::min(g, len - j0);
+        const float div = scales[(c0 + j0) / g].divisor;
+        for (int64_t i = j0; i < j0 + jn; ++i) {
+          float q = x[i] / div;
+          if (kRoundQuotient) q = round_to_dtype(q, MD);
+          v[i] = std::min(std::max(q, -lim), lim);
+        }
       }
-    }
-    for (int64_t i = 0; i < len; ++i) o[i] = int8_t(kFp4 ? fp4_e2m1_encode(v[i]) : fp8_e4m3_encode(v[i]));
-    for (int64_t j0 = 0; j0 < len; j0 += g) {
-      const int64_t jn = std::min(g, len - j0);
-      const float deq = scales[(c0 + j0) / g].deq;
-      for (int64_t i = j0; i < j0 + jn; ++i) {
-        const uint8_t code = uint8_t(o[i]);
-        v[i] = round_to_dtype((kFp4 ? fp4_e2m1_decode(code) : fp8_e4m3_decode(code)) * deq, DD);
+      for (int64_t i = 0; i < len; ++i) o[i] = int8_t(kFp4 ? fp4_e2m1_encode(v[i]) : fp8_e4m3_encode(v[i]));
+      for (int64_t j0 = 0; j0 < len; j0 += g) {
+        const int64_t jn = std::min(g, len - j0);
+        const float deq = scales[(c0 + j0) / g].deq;
+        for (int64_t i = j0; i < j0 + jn; ++i) {
+          const uint8_t code = uint8_t(o[i]);
+          v[i] = round_to_dtype((kFp4 ? fp4_e2m1_decode(code) : fp8_e4m3_decode(code)) * deq, DD);
+        }
       }
-    }
-    float e = 0, nn = 0;
+      float e = 0, nn = 0;
 #pragma omp simd reduction(+ : e, nn)
-    for (int64_t i = 0; i < len; ++i) {
-      const float d = x[i] - v[i];
-      e += d * d;
-      nn += x[i] * x[i];
+      for (int64_t i = 0; i < len; ++i) {
+        const float d = x[i] - v[i];
+        e += d * d;
+        nn += x[i] * x[i];
+      }
+      e_total += e;
+      n_total += nn;
     }
-    e_total += e;
-    n_total += nn;
+    *err_sq += e_total;
+    *norm_sq += n_total;
   }
-  *err_sq += e_total;
-  *norm_sq += n_total;
-}
+};
 
 template <DType MD, DType DD>
 void encode_as(const void* w, int64_t begin, int64_t n, int64_t g, const SlotScale* s, bool fp4, bool round,
                int8_t* out, double* e, double* nn) {
-  if (fp4 && round) encode_run<MD, DD, true, true>(w, begin, n, g, s, out, e, nn);
-  else if (fp4) encode_run<MD, DD, true, false>(w, begin, n, g, s, out, e, nn);
-  else if (round) encode_run<MD, DD, false, true>(w, begin, n, g, s, out, e, nn);
-  else encode_run<MD, DD, false, false>(w, begin, n, g, s, out, e, nn);
+  if (fp4 && round) Encoder<MD, DD, true, true>::run(w, begin, n, g, s, out, e, nn);
+  else if (fp4) Encoder<MD, DD, true, false>::run(w, begin, n, g, s, out, e, nn);
+  else if (round) Encoder<MD, DD, false, true>::run(w, begin, n, g, s, out, e, nn);
+  else Encoder<MD, DD, false, false>::run(w, begin, n, g, s, out, e, nn);
 }
 
 // The layout decides the variant: FP4 or FP8 elements; the quotient rounded to the model dtype

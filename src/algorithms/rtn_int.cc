@@ -6,7 +6,7 @@
 #include "algorithms/rtn.h"
 #include "algorithms/rtn_internal.h"
 #include "core/error.h"
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 #include "quant/qparams.h"
 
@@ -21,9 +21,10 @@ namespace {
 template <DType MD>
 struct IntKernel {
   // Quantizes n weights and accumulates the squared error of their dequantized values.
-  LOWBIT_TARGET_CLONES
-  static void quantize(const void* w, int64_t begin, int64_t n, float scale, float zp, float qmin, float qmax,
-                       int8_t* out, double* err_sq, double* norm_sq) {
+  LOWBIT_MEMBER_KERNEL(void, quantize,
+                       (const void* w, int64_t begin, int64_t n, float scale, float zp, float qmin, float qmax,
+                        int8_t* out, double* err_sq, double* norm_sq),
+                       (w, begin, n, scale, zp, qmin, qmax, out, err_sq, norm_sq)) {
     float e = 0, nn = 0;
 #pragma omp simd reduction(+ : e, nn)
     for (int64_t i = 0; i < n; ++i) {

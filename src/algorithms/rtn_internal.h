@@ -7,7 +7,7 @@
 
 #include "algorithms/rtn.h"
 #include "core/error.h"
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 
 namespace lowbit::algorithms::detail {
@@ -32,23 +32,26 @@ struct BadIndex {
 // min/max of n elements starting at `begin` (min <= 0 <= max, as compressed-tensors clamps);
 // false (and the index recorded) on a non-finite value.
 template <DType MD>
-LOWBIT_TARGET_CLONES bool minmax_kernel(const void* w, int64_t begin, int64_t n, float* mn, float* mx) {
-  float lo = 0.0f, hi = 0.0f;
-  bool finite = true;
-  for (int64_t i = 0; i < n; ++i) {
-    float x = load_as_f32(w, size_t(begin + i), MD);
-    finite &= std::isfinite(x);
-    lo = std::min(lo, x);
-    hi = std::max(hi, x);
+struct MinMax {
+  LOWBIT_MEMBER_KERNEL(bool, run, (const void* w, int64_t begin, int64_t n, float* mn, float* mx),
+                       (w, begin, n, mn, mx)) {
+    float lo = 0.0f, hi = 0.0f;
+    bool finite = true;
+    for (int64_t i = 0; i < n; ++i) {
+      float x = load_as_f32(w, size_t(begin + i), MD);
+      finite &= std::isfinite(x);
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    *mn = lo;
+    *mx = hi;
+    return finite;
   }
-  *mn = lo;
-  *mx = hi;
-  return finite;
-}
+};
 
 template <DType MD>
 bool minmax(const void* w, int64_t begin, int64_t n, float* mn, float* mx, BadIndex& bad) {
-  if (minmax_kernel<MD>(w, begin, n, mn, mx)) return true;
+  if (MinMax<MD>::run(w, begin, n, mn, mx)) return true;
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(load_as_f32(w, size_t(begin + i), MD))) {
       bad.record(begin + i);

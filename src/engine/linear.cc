@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/convert.h"
 #include "numerics/half.h"
 
@@ -17,7 +17,7 @@ int64_t tile_rows(int64_t out, int64_t in) {
   return std::min(out, std::max<int64_t>(64, (int64_t(4) << 20) / std::max<int64_t>(in, 1)));
 }
 
-LOWBIT_TARGET_CLONES float dot(const float* a, const float* b, int64_t n) {
+LOWBIT_KERNEL(float, dot, (const float* a, const float* b, int64_t n), (a, b, n)) {
   float acc = 0;
 #pragma omp simd reduction(+ : acc)
   for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];

@@ -3,19 +3,19 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 
 namespace lowbit {
 
 namespace {
-LOWBIT_TARGET_CLONES void bf16_run(const uint16_t* s, size_t n, float* d) {
+LOWBIT_KERNEL(void, bf16_run, (const uint16_t* s, size_t n, float* d), (s, n, d)) {
   for (size_t i = 0; i < n; ++i) d[i] = std::bit_cast<float>(uint32_t(s[i]) << 16);
 }
 
-LOWBIT_TARGET_CLONES void f16_run(const uint16_t* s, size_t n, float* d) {
+LOWBIT_KERNEL(void, f16_run, (const uint16_t* s, size_t n, float* d), (s, n, d)) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-  // The x86-64-v3/v4 clones turn this into vcvtph2ps (exact for every value).
+  // The x86-64-v3/v4 variants turn this into vcvtph2ps (exact for every value).
   const _Float16* h = reinterpret_cast<const _Float16*>(s);
   for (size_t i = 0; i < n; ++i) d[i] = float(h[i]);
 #else

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/target_clones.h"
+#include "core/isa.h"
 
 namespace lowbit {
 
@@ -52,12 +52,12 @@ ErrorStats stats_of(double err, double norm) {
 // loop; same arithmetic as dequantized_at (checked against it in the tests).
 template <DType MD>
 struct RunDecoder {
-  LOWBIT_TARGET_CLONES
-  static void ints(const int8_t* c, int64_t n, float scale, float zp, float* out) {
+  LOWBIT_MEMBER_KERNEL(void, ints, (const int8_t* c, int64_t n, float scale, float zp, float* out),
+                       (c, n, scale, zp, out)) {
     for (int64_t i = 0; i < n; ++i) out[i] = round_to_dtype((float(c[i]) - zp) * scale, MD);
   }
-  LOWBIT_TARGET_CLONES
-  static void floats(const int8_t* c, int64_t n, const float* lut, float scale, float* out) {
+  LOWBIT_MEMBER_KERNEL(void, floats, (const int8_t* c, int64_t n, const float* lut, float scale, float* out),
+                       (c, n, lut, scale, out)) {
     for (int64_t i = 0; i < n; ++i) out[i] = round_to_dtype(lut[uint8_t(c[i])] * scale, MD);
   }
 };

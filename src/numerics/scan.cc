@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/target_clones.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 
 namespace lowbit {
@@ -12,19 +12,20 @@ namespace lowbit {
 namespace {
 // An IEEE value is non-finite iff its exponent field is all ones.
 template <class U, U kExpMask>
-LOWBIT_TARGET_CLONES
-bool any_exp_all_ones(const U* p, uint64_t n) {
-  U acc = 0;
-  for (uint64_t i = 0; i < n; ++i) acc |= U((p[i] & kExpMask) == kExpMask);
-  return acc != 0;
-}
+struct ExpScan {
+  LOWBIT_MEMBER_KERNEL(bool, any_all_ones, (const U* p, uint64_t n), (p, n)) {
+    U acc = 0;
+    for (uint64_t i = 0; i < n; ++i) acc |= U((p[i] & kExpMask) == kExpMask);
+    return acc != 0;
+  }
+};
 
 template <class U, U kExpMask>
 int64_t first_bad(const U* p, uint64_t n) {
   constexpr uint64_t kChunk = 1 << 16;
   for (uint64_t b = 0; b < n; b += kChunk) {
     uint64_t len = std::min(kChunk, n - b);
-    if (!any_exp_all_ones<U, kExpMask>(p + b, len)) continue;
+    if (!ExpScan<U, kExpMask>::any_all_ones(p + b, len)) continue;
     for (uint64_t i = b; i < b + len; ++i)
       if ((p[i] & kExpMask) == kExpMask) return int64_t(i);
   }

@@ -99,10 +99,11 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
         src = &in.at("model.embed_tokens.weight");  // quantizing a tied head unties it
         untie = true;
       }
-      const auto& [gname, scheme] = recipe.config_groups[size_t(q->second->group)];
+      const std::string& gname = recipe.config_groups[size_t(q->second->group)].first;
+      const quant::QuantScheme& scheme = recipe.config_groups[size_t(q->second->group)].second;
       const model::Module* m = q->second->module;
       StreamStep s{{m->path, src->info->dtype, {m->out_features, m->in_features}, &scheme}, src->info->nbytes(), {}};
-      s.produce = [&, src, m, gname = gname](exporter::CheckpointWriter& w) {
+      s.produce = [&sum, &shared_amax, &scheme, &gname, src, m](exporter::CheckpointWriter& w) {
         auto sh = shared_amax.find(m->path);
         auto qw = algorithms::rtn_quantize(src->data(), src->info->dtype, m->out_features, m->in_features,
                                            *scheme.weights, where(*src),
@@ -116,7 +117,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
       steps.push_back(std::move(s));
     } else {
       StreamStep s{{name, src->info->dtype, src->info->shape, nullptr}, src->info->nbytes(), {}};
-      s.produce = [&, src, name](exporter::CheckpointWriter& w) {
+      s.produce = [&sum, src, name](exporter::CheckpointWriter& w) {
         check_finite(*src);
         w.write_dense(name, src->data(), src->info->nbytes());
         src->release();
