@@ -9,14 +9,6 @@
 
 namespace lowbit::engine {
 
-namespace {
-const model::Module& module_at(const model::Architecture& a, const std::string& path) {
-  const model::Module* m = a.find_module(path);
-  if (!m) throw std::logic_error("no module " + path);
-  return *m;
-}
-}  // namespace
-
 void DecoderLayer::Proj::run(const float* x, int64_t tokens, float* y, LinearObserver* obs) const {
   if (obs) obs->on_input(*module, x, tokens);
   linear->forward(x, tokens, y);
@@ -27,7 +19,7 @@ DecoderLayer::DecoderLayer(const model::Architecture& arch, int index, const Wei
     : arch_(arch), index_(index), rope_(arch) {
   const std::string L = "model.layers." + std::to_string(index);
   auto proj = [&](const char* name) {
-    const model::Module& m = module_at(arch, L + name);
+    const model::Module& m = arch.module(L + name);
     return Proj{&m, w.linear(m)};
   };
   q_ = proj(".self_attn.q_proj");
@@ -37,11 +29,11 @@ DecoderLayer::DecoderLayer(const model::Architecture& arch, int index, const Wei
   gate_ = proj(".mlp.gate_proj");
   up_ = proj(".mlp.up_proj");
   down_ = proj(".mlp.down_proj");
-  input_norm_ = w.dense_weight(module_at(arch, L + ".input_layernorm"));
-  post_norm_ = w.dense_weight(module_at(arch, L + ".post_attention_layernorm"));
+  input_norm_ = w.dense_weight(arch.module(L + ".input_layernorm"));
+  post_norm_ = w.dense_weight(arch.module(L + ".post_attention_layernorm"));
   if (arch.qk_norm) {
-    q_norm_ = w.dense_weight(module_at(arch, L + ".self_attn.q_norm"));
-    k_norm_ = w.dense_weight(module_at(arch, L + ".self_attn.k_norm"));
+    q_norm_ = w.dense_weight(arch.module(L + ".self_attn.q_norm"));
+    k_norm_ = w.dense_weight(arch.module(L + ".self_attn.k_norm"));
   }
 }
 

@@ -6,21 +6,13 @@
 
 namespace lowbit::engine {
 
-namespace {
-const model::Module& module_at(const model::Architecture& a, const std::string& path) {
-  const model::Module* m = a.find_module(path);
-  if (!m) throw std::logic_error("no module " + path);
-  return *m;
-}
-}  // namespace
-
 Transformer::Transformer(const model::Architecture& arch, const WeightSource& w, Residency residency)
     : arch_(arch), weights_(w), rope_(arch) {
-  embed_ = w.dense_weight(module_at(arch_, "model.embed_tokens"));
-  final_norm_ = w.dense_weight(module_at(arch_, "model.norm"));
+  embed_ = w.dense_weight(arch_.module("model.embed_tokens"));
+  final_norm_ = w.dense_weight(arch_.module("model.norm"));
   if (residency == Residency::AllLayers)
     for (int i = 0; i < arch_.num_layers; ++i) layers_.push_back(std::make_shared<const DecoderLayer>(arch_, i, w));
-  head_ = w.linear(module_at(arch_, "lm_head"));
+  head_ = w.linear(arch_.module("lm_head"));
 }
 
 std::shared_ptr<const DecoderLayer> Transformer::layer(int i) const {

@@ -38,6 +38,12 @@ const Module* Architecture::find_module(const std::string& path) const {
   return nullptr;
 }
 
+const Module& Architecture::module(const std::string& path) const {
+  const Module* m = find_module(path);
+  if (!m) throw std::logic_error("no module " + path);
+  return *m;
+}
+
 std::vector<const Module*> Architecture::linears() const {
   std::vector<const Module*> out;
   for (const auto& m : modules)

@@ -40,6 +40,7 @@ struct Architecture {
   std::vector<Param> params;    // every parameter the checkpoint must hold
 
   const Module* find_module(const std::string& path) const;
+  const Module& module(const std::string& path) const;  // std::logic_error if absent (our bug)
   std::vector<const Module*> linears() const;
 };
 

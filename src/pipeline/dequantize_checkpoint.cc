@@ -5,7 +5,6 @@
 #include "core/error.h"
 #include "export/checkpoint_info.h"
 #include "export/compressed_tensors.h"
-#include "export/compressed_tensors_writer.h"
 #include "pipeline/stream.h"
 #include "quant/schemes.h"
 
@@ -57,15 +56,10 @@ QuantizeSummary dequantize_checkpoint(const io::ModelDir& in, const QuantizeOpti
     };
     steps.push_back(std::move(s));
   }
-  auto writer = exporter::compressed_tensors_writer(opts.writer, planned_tensors(steps));
-  sum.seconds = run_stream(steps, *writer, "dequantize", opts.progress);
   exporter::CheckpointMetadata meta;
   meta.config = in.config();
   meta.auxiliary_files = in.auxiliary_files();
-  const exporter::WriteResult r = writer->commit(meta);
-  for (const auto& s : steps) sum.input_bytes += s.input_bytes;
-  sum.output_bytes = r.bytes;
-  sum.shards = r.shards;
+  write_checkpoint(steps, meta, opts, "dequantize", sum);
   return sum;
 }
 

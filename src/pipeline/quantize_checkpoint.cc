@@ -9,7 +9,6 @@
 #include "algorithms/rtn.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "export/compressed_tensors_writer.h"
 #include "numerics/scan.h"
 #include "pipeline/stream.h"
 
@@ -139,20 +138,14 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
               extras[0] + ")");
   if (untie) log::warn("lm_head is tied to model.embed_tokens; quantizing it unties them (tie_word_embeddings=false)");
 
-  auto writer = exporter::compressed_tensors_writer(opts.writer, planned_tensors(steps));
   shared_amax = fused_global_amax(in, arch, plan, recipe);
-  sum.seconds = run_stream(steps, *writer, "quantize", opts.progress);
   exporter::CheckpointMetadata meta;
   meta.config = in.config();
   meta.recipe = &recipe;
   meta.plan = &plan;
   meta.untied_head = untie;
-  meta.errors = sum.errors;
   meta.auxiliary_files = in.auxiliary_files();
-  const exporter::WriteResult r = writer->commit(meta);
-  for (const auto& s : steps) sum.input_bytes += s.input_bytes;
-  sum.output_bytes = r.bytes;
-  sum.shards = r.shards;
+  write_checkpoint(steps, meta, opts, "quantize", sum);
   return sum;
 }
 

@@ -9,27 +9,13 @@
 
 #include "core/progress.h"
 #include "export/checkpoint_writer.h"
+#include "pipeline/stream.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
 #include "quant/plan.h"
 #include "quant/recipe.h"
 
 namespace lowbit::pipeline {
-
-struct QuantizeOptions {
-  exporter::WriterOptions writer;
-  ProgressMode progress = ProgressMode::Auto;
-};
-
-struct QuantizeSummary {
-  std::vector<exporter::ModuleError> errors;
-  int quantized_modules = 0;
-  int copied_tensors = 0;
-  uint64_t input_bytes = 0;   // tensor bytes read
-  uint64_t output_bytes = 0;  // tensor bytes written
-  int shards = 0;
-  double seconds = 0;
-};
 
 // Checks the checkpoint holds every tensor the architecture needs, with the right
 // shapes and float dtypes. Throws UserError naming the file and tensor.

@@ -1,6 +1,7 @@
 #include "pipeline/stream.h"
 
 #include "core/interrupt.h"
+#include "export/compressed_tensors_writer.h"
 
 namespace lowbit::pipeline {
 
@@ -23,6 +24,17 @@ double run_stream(const std::vector<StreamStep>& steps, exporter::CheckpointWrit
   progress.finish();
   check_interrupted();
   return progress.elapsed_seconds();
+}
+
+void write_checkpoint(const std::vector<StreamStep>& steps, exporter::CheckpointMetadata meta,
+                      const QuantizeOptions& opts, const std::string& label, QuantizeSummary& sum) {
+  auto writer = exporter::compressed_tensors_writer(opts.writer, planned_tensors(steps));
+  sum.seconds = run_stream(steps, *writer, label, opts.progress);
+  meta.errors = sum.errors;
+  const exporter::WriteResult r = writer->commit(meta);
+  for (const auto& s : steps) sum.input_bytes += s.input_bytes;
+  sum.output_bytes = r.bytes;
+  sum.shards = r.shards;
 }
 
 }  // namespace lowbit::pipeline

@@ -12,6 +12,21 @@
 
 namespace lowbit::pipeline {
 
+struct QuantizeOptions {
+  exporter::WriterOptions writer;
+  ProgressMode progress = ProgressMode::Auto;
+};
+
+struct QuantizeSummary {
+  std::vector<exporter::ModuleError> errors;
+  int quantized_modules = 0;
+  int copied_tensors = 0;
+  uint64_t input_bytes = 0;   // tensor bytes read
+  uint64_t output_bytes = 0;  // tensor bytes written
+  int shards = 0;
+  double seconds = 0;
+};
+
 struct StreamStep {
   exporter::PlannedTensor out;
   uint64_t input_bytes = 0;  // what the step reads (the progress volume)
@@ -26,5 +41,11 @@ std::vector<exporter::PlannedTensor> planned_tensors(const std::vector<StreamSte
 // (the writer, not committed, then removes its temporary output).
 double run_stream(const std::vector<StreamStep>& steps, exporter::CheckpointWriter& writer, const std::string& label,
                   ProgressMode mode);
+
+// The whole conversion: a compressed-tensors writer for the steps' tensors, the steps run
+// into it, then commit with `meta` (its errors taken from what the steps put in `sum`);
+// `sum` gets the sizes, shard count and time.
+void write_checkpoint(const std::vector<StreamStep>& steps, exporter::CheckpointMetadata meta,
+                      const QuantizeOptions& opts, const std::string& label, QuantizeSummary& sum);
 
 }  // namespace lowbit::pipeline

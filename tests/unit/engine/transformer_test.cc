@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_path.h"
+
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -21,7 +23,7 @@ fs::path tiny_dir(const std::string& arch_name) {
   fixtures::TinyModelSpec s;
   s.arch = arch_name;
   s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 300;
-  const fs::path dir = fs::temp_directory_path() / ("lowbit-transformer-" + arch_name);
+  const fs::path dir = fixtures::temp_path("transformer-" + arch_name);
   fs::remove_all(dir);
   fixtures::write_tiny_model(dir, s);
   return dir;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_path.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -14,7 +16,7 @@ using namespace lowbit::eval;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp(const std::string& name) { return fs::temp_directory_path() / ("lowbit-lp-" + name); }
+fs::path temp(const std::string& name) { return fixtures::temp_path("lp-" + name); }
 
 // Deterministic logits: row t of a sequence prefers token (t * 7 + next) % vocab.
 LogitsFn toy_model(int64_t vocab, float sharpness) {

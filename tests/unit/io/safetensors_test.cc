@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "temp_path.h"
+
 #include <cstring>
 #include <filesystem>
 
@@ -29,7 +31,7 @@ static std::string error_of(const std::string& bytes) {
 }
 
 TEST(Safetensors, WriteThenRead) {
-  fs::path p = fs::temp_directory_path() / "lowbit_st_test.safetensors";
+  fs::path p = fixtures::temp_path("st.safetensors");
   std::vector<float> a{1, 2, 3, 4, 5, 6};
   std::vector<int32_t> b{7, 8, 9};
   {
