@@ -112,11 +112,13 @@ int show_quantization(const std::string& values, const SchemeFlags& flags, const
 void register_formats(CLI::App& app) {
   static std::string values, dtype = "f32";
   static SchemeFlags flags;
+  static bool markdown = false;
   CLI::App* sub = app.add_subcommand("formats", "The number formats lowbit writes, and what a scheme does to values");
   sub->add_option("--quantize", values, "Comma-separated values to quantize as one row of a weight");
   sub->add_option("--dtype", dtype, "Dtype the values are given in (as a model's weights): f32 | bf16 | f16")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}))
       ->capture_default_str();
+  sub->add_flag("--markdown", markdown, "Print the scheme table as markdown (the README's table)");
   add_scheme_flags(sub, flags);
   sub->footer(
       "Examples:\n"
@@ -125,6 +127,10 @@ void register_formats(CLI::App& app) {
       "  lowbit formats --quantize 0.12,-0.41,0.93,-0.05 --format fp8 --strategy tensor\n"
       "Without a scheme the values are quantized to symmetric int4 with one scale.");
   register_runner("formats", [] {
+    if (markdown) {
+      std::printf("%s", quant::presets_markdown().c_str());
+      return 0;
+    }
     if (values.empty()) {
       if (flags.any()) throw UserError("scheme flags need --quantize VALUES");
       print_table();

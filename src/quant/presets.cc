@@ -85,7 +85,7 @@ std::string activations_text(const QuantScheme& s) {
 }
 
 struct Row {
-  std::string names, weights, activations, format, bits, when;
+  std::string names, markdown_names, weights, activations, format, bits, when;
 };
 
 // One row per preset lowbit writes.
@@ -96,6 +96,7 @@ std::vector<Row> table_rows() {
     const QuantScheme s = *preset_scheme(p.name, {"Linear"});
     Row r;
     r.names = std::string(p.name) + (*p.alias ? std::string(" (") + p.alias + ")" : "");
+    r.markdown_names = "`" + std::string(p.name) + "`" + (*p.alias ? std::string(" (`") + p.alias + "`)" : "");
     r.weights = describe(QuantScheme{s.targets, s.weights, std::nullopt, std::nullopt, std::nullopt});
     r.activations = activations_text(s);
     r.format = compression_format(s);
@@ -165,7 +166,7 @@ std::string presets_markdown() {
   std::string out = "| scheme | weights | activations | format written | bits/weight | when |\n"
                     "|---|---|---|---|---|---|\n";
   for (const Row& r : table_rows())
-    out += "| `" + r.names + "` | " + r.weights + " | " + r.activations + " | `" + r.format + "` | " + r.bits + " | " +
+    out += "| " + r.markdown_names + " | " + r.weights + " | " + r.activations + " | `" + r.format + "` | " + r.bits + " | " +
            r.when + " |\n";
   return out;
 }

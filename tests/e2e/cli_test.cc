@@ -334,3 +334,13 @@ TEST_F(Cli, FormatsTableAndSeedExample) {
   EXPECT_NE(bad.out.find("not divisible by group size 32"), std::string::npos) << bad.out;
   EXPECT_EQ(run("formats --quantize 0.1,abc").rc, 2);
 }
+
+TEST_F(Cli, ReadmeSchemeTableIsTheOneThePresetTablePrints) {
+  // The README's scheme table is generated (`lowbit formats --markdown`); this keeps it current.
+  auto t = run("formats --markdown");
+  ASSERT_EQ(t.rc, 0) << t.out;
+  std::ifstream in(std::string(LOWBIT_SOURCE_DIR) + "/README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(readme.find(t.out), std::string::npos) << "README.md lacks the current table:\n" << t.out;
+  EXPECT_NE(t.out.find("| `NVFP4A16` |"), std::string::npos);
+}
