@@ -74,9 +74,9 @@ QuantLayout read_quantized_layout(const io::ModelDir& dir, const std::string& m,
   // The weight's shape: weight_shape where the format writes one, else the codes tensor's.
   int64_t n = 0, k = 0;
   if (f->shape_tensor) {
-    const auto& shape = dir.at(m + ".weight_shape");
-    if (shape.info->dtype != DType::I64 || shape.info->numel() != 2)
-      throw UserError(m + ".weight_shape: expected I64 [2]");
+    const std::string name = m + "." + quant::suffix_of(TensorRole::Shape, *f);
+    const auto& shape = dir.at(name);
+    if (shape.info->dtype != DType::I64 || shape.info->numel() != 2) throw UserError(name + ": expected I64 [2]");
     int64_t nk[2];
     std::memcpy(nk, shape.data(), sizeof nk);
     n = nk[0], k = nk[1];
@@ -88,7 +88,7 @@ QuantLayout read_quantized_layout(const io::ModelDir& dir, const std::string& m,
   if (n <= 0 || k <= 0 || n > (int64_t(1) << 40) || k > (int64_t(1) << 40)) throw UserError(m + ": invalid weight shape");
   const std::string problem = quant::shape_problem(*scheme.weights, n, k);
   if (!problem.empty()) throw UserError(m + ": " + problem);
-  const auto& scale = dir.at(m + ".weight_scale");
+  const auto& scale = dir.at(m + "." + quant::suffix_of(TensorRole::Scale, *f));
   const DType md = dtype_is_float(scale.info->dtype) ? scale.info->dtype : DType::BF16;
   const QuantLayout layout = quant::resolve_layout(*scheme.weights, md, n, k);
   // Every stored tensor must be what we would have written.

@@ -125,29 +125,40 @@ QuantLayout resolve_layout(const QuantArgs& a, DType md, int64_t rows, int64_t c
   return q;
 }
 
+const char* suffix_of(TensorRole role, const SchemeFormat& f) {
+  switch (role) {
+    case TensorRole::Codes: return f.codes_suffix;
+    case TensorRole::Scale: return "weight_scale";
+    case TensorRole::Shape: return "weight_shape";
+    case TensorRole::ZeroPoint: return "weight_zero_point";
+    case TensorRole::GlobalScale: return "weight_global_scale";
+  }
+  return "";
+}
+
 std::vector<ModuleTensor> module_tensors(const QuantScheme& s, const QuantLayout& q) {
   const SchemeFormat& f = *find_scheme_format(s);
   const QuantArgs& a = *s.weights;
   const int64_t n = q.rows, k = q.cols;
   std::vector<ModuleTensor> out;
   switch (f.codes) {
-    case CodeStorage::Int32Packed: out.push_back({TensorRole::Codes, f.codes_suffix, DType::I32, {n, packed_words(k, a.num_bits)}}); break;
+    case CodeStorage::Int32Packed: out.push_back({TensorRole::Codes, suffix_of(TensorRole::Codes, f), DType::I32, {n, packed_words(k, a.num_bits)}}); break;
     case CodeStorage::Int8: out.push_back({TensorRole::Codes, f.codes_suffix, DType::I8, {n, k}}); break;
     case CodeStorage::Fp8: out.push_back({TensorRole::Codes, f.codes_suffix, DType::F8_E4M3, {n, k}}); break;
     case CodeStorage::Fp4Pairs: out.push_back({TensorRole::Codes, f.codes_suffix, DType::U8, {n, k / 2}}); break;
   }
   const std::vector<int64_t> scale_shape =
       a.strategy == Strategy::Tensor ? std::vector<int64_t>{1} : std::vector<int64_t>{q.scale_rows, q.scale_cols};
-  out.push_back({TensorRole::Scale, "weight_scale", q.scale_dtype, scale_shape});
-  if (f.shape_tensor) out.push_back({TensorRole::Shape, "weight_shape", DType::I64, {2}});
+  out.push_back({TensorRole::Scale, suffix_of(TensorRole::Scale, f), q.scale_dtype, scale_shape});
+  if (f.shape_tensor) out.push_back({TensorRole::Shape, suffix_of(TensorRole::Shape, f), DType::I64, {2}});
   if (q.has_zero_points) {
     if (f.zero_points == ZeroPointStorage::PackedAlongN && a.strategy != Strategy::Tensor)
-      out.push_back({TensorRole::ZeroPoint, "weight_zero_point", DType::I32,
+      out.push_back({TensorRole::ZeroPoint, suffix_of(TensorRole::ZeroPoint, f), DType::I32,
                      {packed_words(q.scale_rows, a.num_bits), q.scale_cols}});
     else
-      out.push_back({TensorRole::ZeroPoint, "weight_zero_point", DType::I8, scale_shape});
+      out.push_back({TensorRole::ZeroPoint, suffix_of(TensorRole::ZeroPoint, f), DType::I8, scale_shape});
   }
-  if (f.global_scale) out.push_back({TensorRole::GlobalScale, "weight_global_scale", DType::F32, {1}});
+  if (f.global_scale) out.push_back({TensorRole::GlobalScale, suffix_of(TensorRole::GlobalScale, f), DType::F32, {1}});
   return out;
 }
 

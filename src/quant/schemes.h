@@ -77,6 +77,8 @@ struct ModuleTensor {
   DType dtype;
   std::vector<int64_t> shape;
 };
+// The suffix of a role's tensor (the codes' depends on the format: SchemeFormat::codes_suffix).
+const char* suffix_of(TensorRole role, const SchemeFormat& f);
 // The tensors module `P` becomes (named P.<suffix>), in the order they are written.
 std::vector<ModuleTensor> module_tensors(const QuantScheme& s, const QuantLayout& layout);
 
