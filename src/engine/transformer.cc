@@ -60,8 +60,12 @@ std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t 
   if (first_row < 0 || first_row > T) throw std::logic_error("forward: first_row outside the sequence");
   std::vector<float> x = embed(tokens);
   const RopeTable tab = rope(cache ? cache->positions : 0, T);
-  for (int i = 0; i < arch_.num_layers; ++i)
+  for (int i = 0; i < arch_.num_layers; ++i) {
     layer(i)->forward(x.data(), tab, cache ? &cache->layers[size_t(i)] : nullptr, observer);
+    if (layers_.empty())  // Residency::OneLayer: the layer is gone; so should its pages be
+      for (const auto& m : arch_.modules)
+        if (m.layer == i) weights_.release(m);
+  }
   return head(x.data() + first_row * arch_.hidden, T - first_row);
 }
 

@@ -28,6 +28,9 @@ class WeightSource {
   // A Linear with its bias, dense or quantized (the source decides); for a tied lm_head the
   // embedding matrix.
   virtual std::unique_ptr<Linear> linear(const model::Module& m) const = 0;
+  // The engine is done with a module's weights for now (Residency::OneLayer after each
+  // layer): a source backed by a memory map drops those pages, so memory stays one layer.
+  virtual void release(const model::Module& m) const {}
 };
 
 }  // namespace lowbit::engine

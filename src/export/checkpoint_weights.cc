@@ -26,6 +26,11 @@ engine::TensorView CheckpointWeights::float_tensor(const std::string& name) cons
 
 engine::TensorView CheckpointWeights::dense_weight(const model::Module& m) const { return float_tensor(m.path + ".weight"); }
 
+void CheckpointWeights::release(const model::Module& m) const {
+  for (const char* suffix : {"weight", "bias"})
+    if (const io::TensorRef* r = dir_.find(m.path + "." + suffix)) r->release();
+}
+
 std::unique_ptr<engine::Linear> CheckpointWeights::linear(const model::Module& m) const {
   std::unique_ptr<engine::Linear> out;
   const quant::ModuleChoice* c = plan_ ? plan_->find(m.path) : nullptr;

@@ -16,6 +16,7 @@ class CheckpointWeights : public engine::WeightSource {
   CheckpointWeights(const io::ModelDir& dir, const model::Architecture& arch);
   engine::TensorView dense_weight(const model::Module& m) const override;
   std::unique_ptr<engine::Linear> linear(const model::Module& m) const override;
+  void release(const model::Module& m) const override;
 
  private:
   engine::TensorView float_tensor(const std::string& name) const;

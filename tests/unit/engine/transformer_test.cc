@@ -145,6 +145,30 @@ TEST_P(TransformerArch, ObserverSeesEveryLinearInputAndOutput) {
   EXPECT_EQ(rec.in["model.layers.1.mlp.gate_proj"], rec.in["model.layers.1.mlp.up_proj"]);
 }
 
+// A source that counts what the engine gives back.
+struct CountingSource : engine::WeightSource {
+  const engine::WeightSource& inner;
+  mutable std::map<std::string, int> released;
+  explicit CountingSource(const engine::WeightSource& w) : inner(w) {}
+  engine::TensorView dense_weight(const model::Module& m) const override { return inner.dense_weight(m); }
+  std::unique_ptr<engine::Linear> linear(const model::Module& m) const override { return inner.linear(m); }
+  void release(const model::Module& m) const override { ++released[m.path]; }
+};
+
+TEST_P(TransformerArch, OneLayerResidencyGivesBackEachLayersWeights) {
+  Net n = tiny(GetParam());
+  CountingSource src(*n->weights);
+  engine::Transformer one(n->arch, src, engine::Residency::OneLayer);
+  const auto t = tokens(12);
+  EXPECT_EQ(one.forward(t), n->net->forward(t));
+  EXPECT_EQ(src.released["model.layers.0.mlp.down_proj"], 1);
+  EXPECT_EQ(src.released["model.layers.1.input_layernorm"], 1);
+  EXPECT_EQ(src.released.count("model.embed_tokens"), 0u);  // used by every forward
+  engine::Transformer all(n->arch, src);
+  all.forward(t);
+  EXPECT_EQ(src.released["model.layers.0.mlp.down_proj"], 1);  // resident layers keep theirs
+}
+
 INSTANTIATE_TEST_SUITE_P(Archs, TransformerArch, ::testing::Values("llama", "qwen2", "qwen3"));
 
 TEST(Linear, BlasAndFewTokenPathsMatchAScalarReference) {
