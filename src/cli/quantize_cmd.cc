@@ -10,7 +10,11 @@
 #include "io/file_util.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
+#include "pipeline/calibration_data.h"
 #include "pipeline/quantize_checkpoint.h"
+#include "pipeline/sequential_gptq.h"
+#include "tokenizer/special_tokens.h"
+#include "tokenizer/tokenizer.h"
 #include "quant/plan.h"
 #include "quant/recipe.h"
 
@@ -20,6 +24,11 @@ namespace {
 
 struct QuantizeFlags {
   std::string model, output, recipe, progress = "auto", max_shard = "5GB";
+  std::string method, calib, actorder;
+  int64_t samples = 128, seq_len = 2048;
+  uint64_t seed = 42;
+  double dampening_frac = -1;
+  int block_size = 0;
   SchemeFlags s;
   int threads = 0;
   bool overwrite = false, dry_run = false;
@@ -33,7 +42,7 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
       throw UserError("--recipe already defines the scheme and targets; drop --scheme/--format/--bits/--group-size/"
                       "--strategy/--block/--symmetric/--asymmetric/--targets (--ignore adds to the recipe's ignore list)");
     quant::Recipe r = quant::parse_recipe_yaml(io::read_text_file(f.recipe), f.recipe);
-    pipeline::check_runnable(r, f.recipe);
+    pipeline::check_runnable(r, !f.calib.empty(), f.recipe);
     for (const auto& i : f.ignore) r.ignore.push_back(i);
     return r;
   }
@@ -47,6 +56,22 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
 int run(const QuantizeFlags& f, CLI::App& sub) {
   set_threads(f.threads);
   quant::Recipe recipe = build_recipe(f, sub);
+  const std::string method = !f.method.empty() ? f.method : recipe.modifier == "GPTQModifier" ? "gptq" : "rtn";
+  if (method == "rtn" && !f.calib.empty())
+    throw UserError("--calib is for --method gptq (round-to-nearest uses no calibration data)");
+  if (method == "gptq" && f.calib.empty())
+    throw UserError("--method gptq needs calibration data: --calib FILE (plain text or JSONL with \"text\")");
+  algorithms::GptqOptions gptq;
+  if (method == "gptq") {
+    if (f.block_size) recipe.modifier_args["block_size"] = f.block_size;
+    if (f.dampening_frac >= 0) recipe.modifier_args["dampening_frac"] = f.dampening_frac;
+    if (!f.actorder.empty()) {
+      recipe.modifier_args["actorder"] = f.actorder == "none" ? nlohmann::json() : nlohmann::json(f.actorder);
+      for (auto& [name, s] : recipe.config_groups)
+        if (s.weights) s.weights->actorder = f.actorder == "none" ? std::nullopt : std::optional<std::string>(f.actorder);
+    }
+    gptq = pipeline::prepare_gptq_recipe(recipe, "--method gptq");
+  }
   io::ModelDir in(f.model);
   model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
   quant::Plan plan = quant::make_plan(arch, recipe);
@@ -61,6 +86,19 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.writer.overwrite = f.overwrite;
   opts.writer.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = parse_progress_mode(f.progress);
+  std::unique_ptr<pipeline::SequentialGptq> calibrated;
+  if (method == "gptq") {
+    const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
+    pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed};
+    pipeline::CalibrationSet set =
+        pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+    log::info("calibration: " + set.description);
+    opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256},
+                        {"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
+                        {"seed", f.seed}};
+    calibrated = std::make_unique<pipeline::SequentialGptq>(in, arch, recipe, plan, std::move(set), gptq, opts.progress);
+    opts.quantizer = calibrated.get();
+  }
   const auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
   if (!f.quiet_report) std::printf("%s", pipeline::error_table(sum, f.output).c_str());
   std::printf("%s", pipeline::summary_line(sum, f.output).c_str());
@@ -75,7 +113,18 @@ void register_quantize(CLI::App& app) {
   sub->add_option("model", f.model, "Model folder (config.json + *.safetensors)")->required();
   sub->add_option("-o,--output", f.output, "Output folder (written atomically)")->required();
   add_scheme_flags(sub, f.s);
-  sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier)");
+  sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier, GPTQModifier)");
+  sub->add_option("--method", f.method, "rtn (data-free) | gptq (needs --calib); default: the recipe's modifier, else rtn")
+      ->check(CLI::IsMember({"rtn", "gptq"}));
+  sub->add_option("--calib", f.calib, "Calibration data: plain text (cut into --seq-len windows) or .jsonl with \"text\"");
+  sub->add_option("--samples", f.samples, "Calibration samples")->capture_default_str();
+  sub->add_option("--seq-len", f.seq_len, "Tokens per calibration sample (longer documents are truncated)")
+      ->capture_default_str();
+  sub->add_option("--seed", f.seed, "Seed for drawing the calibration samples")->capture_default_str();
+  sub->add_option("--dampening-frac", f.dampening_frac, "GPTQ: fraction of mean(diag H) added to the diagonal (0.01)");
+  sub->add_option("--block-size", f.block_size, "GPTQ: columns per lazy batch update (128)");
+  sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation) | none")
+      ->check(CLI::IsMember({"static", "weight", "none"}));
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
   sub->add_flag("--overwrite", f.overwrite, "Replace the output folder if it exists");
@@ -90,6 +139,8 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./Qwen2.5-7B-Instruct -o ./Qwen2.5-7B-Instruct-W4A16-G128 \\\n"
       "      --scheme W4A16 --ignore lm_head --ignore 're:model\\.layers\\.(0|1|26|27)\\..*'\n"
       "  lowbit quantize ./model -o ./out --recipe recipe.yaml\n"
+      "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib calib.txt --samples 128 --seq-len 2048 \\\n"
+      "      --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"

@@ -22,6 +22,7 @@ class Linear {
   // format gets both paths: tiles + sgemm for many tokens, dot products for a few.
   void forward(const float* x, int64_t tokens, float* y) const;
   void set_bias(const void* data, DType dtype) { bias_ = data, bias_dtype_ = dtype; }
+  void copy_bias_from(const Linear& other) { bias_ = other.bias_, bias_dtype_ = other.bias_dtype_; }
 
  private:
   void forward_few(const float* x, int64_t tokens, float* y) const;

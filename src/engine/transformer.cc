@@ -32,10 +32,15 @@ std::vector<float> Transformer::embed(const std::vector<int32_t>& tokens) const 
   return x;
 }
 
-std::vector<float> Transformer::head(const float* hidden, int64_t rows) const {
+std::vector<float> Transformer::final_norm(const float* hidden, int64_t rows) const {
   const int64_t D = arch_.hidden;
   std::vector<float> h(size_t(rows * D));
   rms_norm(hidden, final_norm_.data, final_norm_.dtype, rows, D, arch_.rms_norm_eps, h.data());
+  return h;
+}
+
+std::vector<float> Transformer::head(const float* hidden, int64_t rows) const {
+  const std::vector<float> h = final_norm(hidden, rows);
   std::vector<float> logits(size_t(rows * arch_.vocab));
   head_->forward(h.data(), rows, logits.data());
   return logits;

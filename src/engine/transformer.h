@@ -37,6 +37,8 @@ class Transformer {
   // Layer i: the resident one, or (OneLayer) built now and freed when the pointer goes.
   std::shared_ptr<const DecoderLayer> layer(int i) const;
   RopeTable rope(int64_t p0, int64_t tokens) const { return rope_.table(p0, tokens); }
+  // The final RMSNorm of hidden states [rows, hidden_size]: lm_head's input.
+  std::vector<float> final_norm(const float* hidden, int64_t rows) const;
   // Final norm and lm_head: logits [rows, vocab] of hidden states [rows, hidden_size].
   std::vector<float> head(const float* hidden, int64_t rows) const;
 

@@ -32,6 +32,7 @@ struct ModuleError {
   std::string group;
   double relative_error = 0;  // ||W - Q(W)|| / ||W||
   double snr_db = 0;          // 20 log10(||W|| / ||W - Q(W)||)
+  std::string note;           // what the method had to say (a GPTQ fallback, raised damping), or ""
 };
 
 // Everything written beside the tensors.
@@ -41,6 +42,8 @@ struct CheckpointMetadata {
   const quant::Plan* plan = nullptr;
   bool untied_head = false;               // lm_head was tied to the embedding and now has its own tensor
   std::vector<ModuleError> errors;        // per quantized module
+  std::string method = "rtn";             // how the weights were quantized: rtn, gptq
+  nlohmann::json calibration;             // what calibrated them (file, sha256, samples, seq_len, seed); null: none
   std::vector<std::filesystem::path> auxiliary_files;  // tokenizer, generation and chat-template files
 };
 

@@ -18,6 +18,17 @@ using nlohmann::json;
 
 namespace {
 
+// recipe.yaml with how it was run as a comment block above it (llm-compressor reads the
+// modifiers; the comments tell a person the method and the exact calibration data).
+std::string recipe_file(const CheckpointMetadata& meta) {
+  std::string head = "# written by lowbit " LOWBIT_VERSION "; method: " + meta.method + "\n";
+  if (meta.calibration.is_object())
+    for (auto it = meta.calibration.begin(); it != meta.calibration.end(); ++it)
+      head += "# calibration " + it.key() + ": " +
+              (it.value().is_string() ? it.value().get<std::string>() : it.value().dump()) + "\n";
+  return head + quant::recipe_to_yaml(*meta.recipe);
+}
+
 class CompressedTensorsWriter : public CheckpointWriter {
  public:
   CompressedTensorsWriter(const WriterOptions& o, const std::vector<PlannedTensor>& plan) {
@@ -62,8 +73,8 @@ class CompressedTensorsWriter : public CheckpointWriter {
     const fs::path tmp = dir_->tmp();
     io::write_text_file(tmp / "config.json", cfg.dump(2) + "\n");
     if (meta.recipe) {
-      io::write_text_file(tmp / "recipe.yaml", quant::recipe_to_yaml(*meta.recipe));
-      io::write_text_file(tmp / "quantization_report.json", quantization_report(meta.errors, *meta.recipe).dump(2) + "\n");
+      io::write_text_file(tmp / "recipe.yaml", recipe_file(meta));
+      io::write_text_file(tmp / "quantization_report.json", quantization_report(meta).dump(2) + "\n");
     }
     for (const auto& f : meta.auxiliary_files) {
       std::error_code ec;
@@ -87,21 +98,27 @@ std::unique_ptr<CheckpointWriter> compressed_tensors_writer(const WriterOptions&
   return std::make_unique<CompressedTensorsWriter>(options, plan);
 }
 
-json quantization_report(const std::vector<ModuleError>& errors, const quant::Recipe& recipe) {
+json quantization_report(const CheckpointMetadata& meta) {
+  const auto& errors = meta.errors;
   json mods = json::array();
   double worst = 0, sum = 0;
   for (const auto& e : errors) {
-    mods.push_back({{"module", e.module}, {"group", e.group}, {"relative_error", e.relative_error},
-                    {"snr_db", std::isfinite(e.snr_db) ? json(e.snr_db) : json(nullptr)}});
+    json m = {{"module", e.module}, {"group", e.group}, {"relative_error", e.relative_error},
+              {"snr_db", std::isfinite(e.snr_db) ? json(e.snr_db) : json(nullptr)}};
+    if (!e.note.empty()) m["note"] = e.note;
+    mods.push_back(m);
     worst = std::max(worst, e.relative_error);
     sum += e.relative_error;
   }
   json groups = json::object();
-  for (const auto& [name, s] : recipe.config_groups) groups[name] = quant::to_json(s);
-  return {{"config_groups", groups},
+  for (const auto& [name, s] : meta.recipe->config_groups) groups[name] = quant::to_json(s);
+  return {{"method", meta.method},
+          {"calibration", meta.calibration},
+          {"config_groups", groups},
           {"modules", mods},
           {"mean_relative_error", errors.empty() ? 0.0 : sum / double(errors.size())},
           {"max_relative_error", worst}};
 }
+
 
 }  // namespace lowbit::exporter

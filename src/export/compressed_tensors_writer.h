@@ -16,6 +16,6 @@ std::unique_ptr<CheckpointWriter> compressed_tensors_writer(const WriterOptions&
                                                             const std::vector<PlannedTensor>& plan);
 
 // quantization_report.json: the groups and each module's weight error.
-nlohmann::json quantization_report(const std::vector<ModuleError>& errors, const quant::Recipe& recipe);
+nlohmann::json quantization_report(const CheckpointMetadata& meta);
 
 }  // namespace lowbit::exporter

@@ -6,7 +6,7 @@
 #include <optional>
 #include <set>
 
-#include "algorithms/rtn.h"
+#include "pipeline/weight_quantizer.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "numerics/scan.h"
@@ -69,17 +69,17 @@ void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch
   }
 }
 
-void check_runnable(const quant::Recipe& recipe, const std::string& label) {
-  if (recipe.modifier == "GPTQModifier")
-    throw UserError(label + ": GPTQModifier needs calibration data and GPTQ, which lowbit does not implement "
-                    "yet; use QuantizationModifier (round-to-nearest) with the same scheme");
+void check_runnable(const quant::Recipe& recipe, bool calibrated, const std::string& label) {
+  if (recipe.modifier == "GPTQModifier" && !calibrated)
+    throw UserError(label + ": GPTQModifier needs calibration data: add --calib FILE (text or JSONL)");
 }
 
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
                                     const quant::Recipe& recipe, const quant::Plan& plan,
                                     const QuantizeOptions& opts) {
-  check_runnable(recipe, "recipe");
   validate_checkpoint(in, arch);
+  RtnQuantizer rtn;
+  WeightQuantizer& quantizer = opts.quantizer ? *opts.quantizer : rtn;
   QuantizeSummary sum;
   std::map<std::string, float> shared_amax;  // filled before the first step runs
 
@@ -102,14 +102,11 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
       const quant::QuantScheme& scheme = recipe.config_groups[size_t(q->second->group)].second;
       const model::Module* m = q->second->module;
       StreamStep s{{m->path, src->info->dtype, {m->out_features, m->in_features}, &scheme}, src->info->nbytes(), {}};
-      s.produce = [&sum, &shared_amax, &scheme, &gname, src, m](exporter::CheckpointWriter& w) {
-        auto sh = shared_amax.find(m->path);
-        auto qw = algorithms::rtn_quantize(src->data(), src->info->dtype, m->out_features, m->in_features,
-                                           *scheme.weights, where(*src),
-                                           sh == shared_amax.end() ? std::nullopt : std::optional(sh->second));
-        const ErrorStats err = quantization_error(qw);
-        sum.errors.push_back({m->path, gname, err.relative_error, err.snr_db});
-        w.write_quantized(m->path, qw);
+      s.produce = [&sum, &shared_amax, &scheme, &gname, &quantizer, src, m](exporter::CheckpointWriter& w) {
+        const QuantizedModule qm = quantizer.quantize(*m, *scheme.weights, *src, shared_amax);
+        const ErrorStats err = quantization_error(qm.weight);
+        sum.errors.push_back({m->path, gname, err.relative_error, err.snr_db, qm.note});
+        w.write_quantized(m->path, qm.weight);
         src->release();
         ++sum.quantized_modules;
       };
@@ -144,6 +141,8 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   meta.recipe = &recipe;
   meta.plan = &plan;
   meta.untied_head = untie;
+  meta.method = quantizer.method();
+  meta.calibration = opts.calibration;
   meta.auxiliary_files = in.auxiliary_files();
   write_checkpoint(steps, meta, opts, "quantize", sum);
   return sum;

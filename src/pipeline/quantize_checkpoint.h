@@ -21,8 +21,8 @@ namespace lowbit::pipeline {
 // shapes and float dtypes. Throws UserError naming the file and tensor.
 void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch);
 
-// Refuses (UserError) a recipe this pipeline cannot run: round-to-nearest only so far.
-void check_runnable(const quant::Recipe& recipe, const std::string& label);
+// Refuses (UserError) a recipe this pipeline cannot run: GPTQModifier without calibration data.
+void check_runnable(const quant::Recipe& recipe, bool calibrated, const std::string& label);
 
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
                                     const quant::Recipe& recipe, const quant::Plan& plan,

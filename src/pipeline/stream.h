@@ -7,14 +7,20 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/progress.h"
 #include "export/checkpoint_writer.h"
 
 namespace lowbit::pipeline {
 
+class WeightQuantizer;
+
 struct QuantizeOptions {
   exporter::WriterOptions writer;
   ProgressMode progress = ProgressMode::Auto;
+  WeightQuantizer* quantizer = nullptr;  // null: round-to-nearest
+  nlohmann::json calibration;            // recorded in recipe.yaml and the report (null: no calibration)
 };
 
 struct QuantizeSummary {

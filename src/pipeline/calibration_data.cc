@@ -1,0 +1,96 @@
+#include "pipeline/calibration_data.h"
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/file_util.h"
+
+namespace lowbit::pipeline {
+
+using nlohmann::json;
+
+namespace {
+
+// Fisher-Yates with a fixed generator: the same samples for the same seed on every platform
+// (std::shuffle's algorithm is the library's choice).
+template <class T>
+void shuffle(std::vector<T>& v, uint64_t seed) {
+  std::mt19937_64 g(seed);
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[size_t(g() % i)]);
+}
+
+std::vector<std::vector<int32_t>> text_windows(const std::string& text, const tokenizer::Tokenizer& tok, int32_t bos,
+                                               int64_t seq_len) {
+  const std::vector<int32_t> ids = tok.encode(text);
+  const int64_t body = bos >= 0 ? seq_len - 1 : seq_len;  // BOS takes a position of each window
+  std::vector<std::vector<int32_t>> out;
+  for (int64_t start = 0; start + body <= int64_t(ids.size()); start += body) {
+    std::vector<int32_t> w;
+    if (bos >= 0) w.push_back(bos);
+    w.insert(w.end(), ids.begin() + start, ids.begin() + start + body);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+std::vector<std::vector<int32_t>> jsonl_documents(const std::string& text, const std::string& label,
+                                                  const tokenizer::Tokenizer& tok, int32_t bos, int64_t seq_len) {
+  std::vector<std::vector<int32_t>> out;
+  std::istringstream in(text);
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = label + ":" + std::to_string(n);
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception& e) {
+      throw UserError(where + ": not valid JSON: " + e.what());
+    }
+    if (!j.is_object()) throw UserError(where + ": expected a JSON object per line");
+    if (j.contains("messages"))
+      throw UserError(where + ": chat \"messages\" need the model's chat template, which lowbit does not render "
+                      "yet; give plain text or JSONL with a \"text\" field");
+    if (!j.contains("text") || !j["text"].is_string()) throw UserError(where + ": no \"text\" string field");
+    std::vector<int32_t> ids;
+    if (bos >= 0) ids.push_back(bos);
+    const auto t = tok.encode(j["text"].get<std::string>());
+    ids.insert(ids.end(), t.begin(), t.end());
+    if (int64_t(ids.size()) > seq_len) ids.resize(size_t(seq_len));  // truncated, never left to grow
+    if (int64_t(ids.size()) >= 2) out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+}  // namespace
+
+CalibrationSet load_calibration(const CalibrationOptions& o, const tokenizer::Tokenizer& tok, int32_t bos) {
+  const std::string label = o.file.string();
+  if (o.samples < 1) throw UserError("--samples must be at least 1");
+  if (o.seq_len < 16) throw UserError("--seq-len must be at least 16");
+  const std::string text = io::read_text_file(o.file, size_t(4) << 30);
+  if (text.empty()) throw UserError(label + ": empty calibration file");
+  const bool jsonl = o.file.extension() == ".jsonl";
+  CalibrationSet set;
+  std::vector<std::vector<int32_t>> candidates =
+      jsonl ? jsonl_documents(text, label, tok, bos, o.seq_len) : text_windows(text, tok, bos, o.seq_len);
+  if (candidates.empty())
+    throw UserError(label + ": no calibration sample (" +
+                    (jsonl ? std::string("no document with text") : "fewer tokens than --seq-len " + std::to_string(o.seq_len)) +
+                    ")");
+  set.candidates = int64_t(candidates.size());
+  shuffle(candidates, o.seed);
+  if (int64_t(candidates.size()) > o.samples) candidates.resize(size_t(o.samples));
+  set.samples = std::move(candidates);
+  for (const auto& s : set.samples) set.tokens += int64_t(s.size());
+  set.sha256 = io::file_sha256(o.file);
+  set.description = std::string(jsonl ? "JSONL documents" : "plain text") + ", " + std::to_string(set.samples.size()) +
+                    " samples, " + std::to_string(set.tokens) + " tokens, drawn from " + std::to_string(set.candidates) +
+                    (jsonl ? " documents" : " windows of " + std::to_string(o.seq_len)) + " (seed " +
+                    std::to_string(o.seed) + ")";
+  return set;
+}
+
+}  // namespace lowbit::pipeline

@@ -1,0 +1,36 @@
+// Calibration samples: token sequences a model runs through while GPTQ (and AWQ next)
+// collect statistics. From plain text (cut into seq_len-token windows), or JSONL with a
+// "text" field per line (one document per sample, truncated to seq_len: llm-compressor's
+// default of not truncating is a known out-of-memory trap). Chat "messages" need the model's
+// chat template (next). Sampling is reproducible: the candidates are shuffled with `seed`
+// and the first `samples` kept.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+
+namespace lowbit::pipeline {
+
+struct CalibrationOptions {
+  std::filesystem::path file;  // .jsonl: one JSON object per line; anything else: plain text
+  int64_t samples = 128;
+  int64_t seq_len = 2048;
+  uint64_t seed = 42;
+};
+
+struct CalibrationSet {
+  std::vector<std::vector<int32_t>> samples;
+  int64_t tokens = 0;         // total over the samples
+  int64_t candidates = 0;     // windows or documents the samples were drawn from
+  std::string sha256;         // of the data file, for recipe.yaml
+  std::string description;    // "plain text, 128 x 2048 tokens from 161 windows"
+};
+
+// `bos` >= 0 is put first in every sample (the model's tokenizer adds it). UserError for an
+// empty or unreadable file, bad JSONL (line named), or a file with fewer tokens than one sample.
+CalibrationSet load_calibration(const CalibrationOptions& opts, const tokenizer::Tokenizer& tok, int32_t bos);
+
+}  // namespace lowbit::pipeline

@@ -1,0 +1,219 @@
+#include "pipeline/sequential_gptq.h"
+
+#include <cblas.h>
+
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/interrupt.h"
+#include "core/log.h"
+#include "engine/decoder_layer.h"
+#include "engine/quantized_linear.h"
+#include "numerics/half.h"
+
+namespace lowbit::pipeline {
+
+namespace {
+
+std::vector<float> to_f32(const std::vector<uint16_t>& h) {
+  std::vector<float> x(h.size());
+  for (size_t i = 0; i < h.size(); ++i) x[i] = bf16_to_f32(h[i]);
+  return x;
+}
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> h(x.size());
+  for (size_t i = 0; i < x.size(); ++i) h[i] = f32_to_bf16(x[i]);
+  return h;
+}
+
+// Accumulates X^T X (upper triangle, float32, as llm-compressor accumulates in float32) of the
+// input of one Linear per distinct input: fused members (q/k/v, gate/up) read the same
+// normalised hidden state, so the first member's Hessian serves them all.
+class HessianCollector : public engine::LinearObserver {
+ public:
+  void want(const model::Module& m, const std::string& leader) {
+    leader_[m.path] = leader;
+    if (m.path == leader) h_.emplace(leader, std::vector<float>(size_t(m.in_features * m.in_features), 0.0f));
+  }
+  void on_input(const model::Module& m, const float* x, int64_t tokens) override {
+    auto it = h_.find(m.path);
+    if (it == h_.end()) return;
+    const int k = int(m.in_features);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, int(tokens), 2.0f, x, k, 1.0f, it->second.data(), k);
+  }
+  // H = (2 / samples) sum x x^T, symmetric, for module `path`.
+  std::vector<float> hessian(const std::string& path, int64_t k, int64_t samples) const {
+    std::vector<float> h = h_.at(leader_.at(path));
+    const float inv = 1.0f / float(samples);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = i; j < k; ++j) h[size_t(j * k + i)] = h[size_t(i * k + j)] *= inv;
+    return h;
+  }
+
+ private:
+  std::map<std::string, std::string> leader_;
+  std::map<std::string, std::vector<float>> h_;
+};
+
+// The source's weights with this layer's quantized Linears swapped in.
+class QuantizedOverlay : public engine::WeightSource {
+ public:
+  QuantizedOverlay(const engine::WeightSource& base, const std::map<std::string, QuantizedModule>& q) : base_(base), q_(q) {}
+  engine::TensorView dense_weight(const model::Module& m) const override { return base_.dense_weight(m); }
+  std::unique_ptr<engine::Linear> linear(const model::Module& m) const override {
+    auto it = q_.find(m.path);
+    if (it == q_.end()) return base_.linear(m);
+    auto base = base_.linear(m);  // for the bias
+    auto out = std::make_unique<engine::QuantizedLinear>(it->second.weight);
+    out->copy_bias_from(*base);
+    return out;
+  }
+
+ private:
+  const engine::WeightSource& base_;
+  const std::map<std::string, QuantizedModule>& q_;
+};
+
+}  // namespace
+
+algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::string& where) {
+  recipe.modifier = "GPTQModifier";
+  algorithms::GptqOptions o;
+  const nlohmann::json& a = recipe.modifier_args;
+  if (a.contains("block_size") && !a["block_size"].is_null()) {
+    if (!a["block_size"].is_number_integer() || a["block_size"].get<int64_t>() < 1 || a["block_size"].get<int64_t>() > 65536)
+      throw UserError(where + ": GPTQ block_size must be an integer in 1..65536");
+    o.block_size = a["block_size"].get<int>();
+  }
+  if (a.contains("dampening_frac") && !a["dampening_frac"].is_null()) {
+    if (!a["dampening_frac"].is_number() || !(a["dampening_frac"].get<double>() >= 0) || a["dampening_frac"].get<double>() > 1)
+      throw UserError(where + ": GPTQ dampening_frac must be a number in [0, 1]");
+    o.dampening_frac = a["dampening_frac"].get<double>();
+  }
+  if (a.contains("offload_hessians") && a["offload_hessians"] == true)
+    log::info(where + ": offload_hessians has no effect (lowbit keeps one layer's Hessians in memory)");
+  std::optional<algorithms::GptqOptions::ActOrder> order;
+  for (auto& [name, scheme] : recipe.config_groups) {
+    if (!scheme.weights) continue;
+    if (!scheme.weights->actorder && !a.contains("actorder")) scheme.weights->actorder = "static";
+    const auto ao = algorithms::gptq_actorder(*scheme.weights, where + ": config_groups." + name);
+    if (order && *order != ao) throw UserError(where + ": config groups with different actorder are not supported");
+    order = ao;
+  }
+  if (order) o.actorder = *order;
+  return o;
+}
+
+SequentialGptq::SequentialGptq(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
+                               const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
+                               ProgressMode progress)
+    : in_(in), arch_(arch), recipe_(recipe), plan_(plan), set_(std::move(samples)), options_(options),
+      source_(in, arch) {
+  net_ = std::make_unique<engine::Transformer>(arch_, source_, engine::Residency::OneLayer);
+  for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
+  progress_ = std::make_unique<Progress>("gptq", uint64_t(arch_.num_layers), uint64_t(arch_.num_layers) * 2 *
+                                         uint64_t(set_.samples.size()), progress, "layers", "sample passes");
+}
+
+SequentialGptq::~SequentialGptq() = default;
+
+const quant::QuantArgs* SequentialGptq::args_of(const model::Module& m) const {
+  const quant::ModuleChoice* c = plan_.find(m.path);
+  if (!c || c->group < 0) return nullptr;
+  return &*recipe_.config_groups[size_t(c->group)].second.weights;
+}
+
+void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& shared_amax) {
+  // 1. The original layer, and which Linears of it get a Hessian (one per distinct input).
+  std::vector<const model::Module*> targets;
+  HessianCollector collect;
+  std::map<std::string, std::string> leader;
+  for (const auto& group : model::fused_linears(arch_))
+    for (const model::Module* m : group)
+      if (m->layer == i) leader[m->path] = group[0]->path;
+  for (const auto& m : arch_.modules)
+    if (m.layer == i && m.is_linear() && args_of(m)) {
+      targets.push_back(&m);
+      const std::string lead = leader.count(m.path) ? leader[m.path] : m.path;
+      collect.want(arch_.module(lead), lead);
+      collect.want(m, lead);
+    }
+  const engine::DecoderLayer original(arch_, i, source_);
+  // 2. Calibration pass: statistics of the inputs this layer really receives.
+  for (auto& h : hidden_) {
+    check_interrupted();
+    std::vector<float> x = to_f32(h);
+    original.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden), nullptr, &collect);
+    progress_->advance(0, 1);
+  }
+  // 3. GPTQ on each targeted Linear.
+  done_.clear();
+  for (const model::Module* m : targets) {
+    const io::TensorRef& w = in_.at(m->path + ".weight");
+    const std::vector<float> h = collect.hessian(m->path, m->in_features, int64_t(hidden_.size()));
+    const std::string where = w.file->path().filename().string() + ": tensor " + w.info->name;
+    algorithms::GptqResult r = algorithms::gptq_quantize(w.data(), w.info->dtype, m->out_features, m->in_features,
+                                                         *args_of(*m), h.data(), options_, where,
+                                                         shared_amax_of(shared_amax, m->path));
+    if (!r.note.empty()) log::warn(m->path + ": " + r.note);
+    done_[m->path] = {std::move(r.weight), r.note};
+  }
+  // 4. Propagation pass with the quantized weights: the next layer's inputs.
+  const QuantizedOverlay overlay(source_, done_);
+  const engine::DecoderLayer quantized(arch_, i, overlay);
+  for (auto& h : hidden_) {
+    check_interrupted();
+    std::vector<float> x = to_f32(h);
+    quantized.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden));
+    h = to_bf16(x);
+    progress_->advance(0, 1);
+  }
+  for (const auto& m : arch_.modules)
+    if (m.layer == i) source_.release(m);
+  progress_->advance(1, 0);
+  if (i + 1 == arch_.num_layers) progress_->finish();
+}
+
+void SequentialGptq::calibrate_head(const std::map<std::string, float>& shared_amax) {
+  const model::Module& head = arch_.module("lm_head");
+  HessianCollector collect;
+  collect.want(head, head.path);
+  for (const auto& h : hidden_) {
+    const std::vector<float> x = to_f32(h);
+    const int64_t T = int64_t(h.size()) / arch_.hidden;
+    const std::vector<float> n = net_->final_norm(x.data(), T);
+    collect.on_input(head, n.data(), T);
+  }
+  const std::vector<float> hess = collect.hessian(head.path, head.in_features, int64_t(hidden_.size()));
+  // A tied head quantizes the embedding matrix (the pipeline unties it).
+  const io::TensorRef* w = in_.find("lm_head.weight");
+  if (!w) w = &in_.at("model.embed_tokens.weight");
+  const std::string where = w->file->path().filename().string() + ": tensor " + w->info->name;
+  algorithms::GptqResult r = algorithms::gptq_quantize(w->data(), w->info->dtype, head.out_features, head.in_features,
+                                                       *args_of(head), hess.data(), options_, where,
+                                                       shared_amax_of(shared_amax, head.path));
+  if (!r.note.empty()) log::warn(head.path + ": " + r.note);
+  done_.clear();
+  done_[head.path] = {std::move(r.weight), r.note};
+  head_done_ = true;
+}
+
+QuantizedModule SequentialGptq::quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
+                                         const std::map<std::string, float>& shared_amax) {
+  if (m.layer >= 0) {
+    if (m.layer < next_layer_ - 1) throw std::logic_error("gptq: layer " + std::to_string(m.layer) + " asked again");
+    while (next_layer_ <= m.layer) calibrate_layer(next_layer_++, shared_amax);
+  } else {
+    if (m.path != "lm_head") throw std::logic_error("gptq: no calibration for " + m.path);
+    while (next_layer_ < arch_.num_layers) calibrate_layer(next_layer_++, shared_amax);
+    if (!head_done_) calibrate_head(shared_amax);
+  }
+  auto it = done_.find(m.path);
+  if (it == done_.end()) throw std::logic_error("gptq: " + m.path + " was not calibrated");
+  QuantizedModule out = std::move(it->second);
+  done_.erase(it);
+  return out;
+}
+
+}  // namespace lowbit::pipeline

@@ -1,0 +1,42 @@
+// How the quantize pipeline turns one targeted Linear into a QuantizedWeight: data-free
+// round-to-nearest, or a calibrated method (GPTQ) that runs the model layer by layer. The
+// pipeline asks for modules in checkpoint order (layer after layer), which is the order a
+// sequential method calibrates in, so it never holds more than one layer's results.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+
+#include "io/model_dir.h"
+#include "model/architecture.h"
+#include "numerics/quantized_weight.h"
+#include "quant/quant_args.h"
+
+namespace lowbit::pipeline {
+
+struct QuantizedModule {
+  QuantizedWeight weight;
+  std::string note;  // e.g. a GPTQ fallback; "" if nothing to report
+};
+
+class WeightQuantizer {
+ public:
+  virtual ~WeightQuantizer() = default;
+  // `src` is the module's stored weight ([out, in]); `shared_amax` maps each NVFP4 member of
+  // a vLLM-fused group to the group's absolute max (quantize_checkpoint fills it).
+  virtual QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
+                                   const std::map<std::string, float>& shared_amax) = 0;
+  virtual std::string method() const = 0;  // "rtn", "gptq"
+};
+
+// The entry of `module` in a shared-amax map, if any.
+std::optional<float> shared_amax_of(const std::map<std::string, float>& shared, const std::string& module);
+
+class RtnQuantizer : public WeightQuantizer {
+ public:
+  QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
+                           const std::map<std::string, float>& shared_amax) override;
+  std::string method() const override { return "rtn"; }
+};
+
+}  // namespace lowbit::pipeline
