@@ -45,10 +45,10 @@ def tiny_model(tmp_path_factory):
 
 # Tiny-model matrix and the schemes used across the compatibility tests.
 MODELS = {
-    "llama": dict(arch="llama", shards=2),
-    "qwen2-tied": dict(arch="qwen2", tied=True),
-    "qwen3-f16": dict(arch="qwen3", dtype="f16", head_dim=64, heads=4, kv_heads=2),
-    "mistral-f32": dict(arch="mistral", dtype="f32"),
+    "llama": dict(arch="llama", shards=2, tokenizer=True),
+    "qwen2-tied": dict(arch="qwen2", tied=True, tokenizer=True),
+    "qwen3-f16": dict(arch="qwen3", dtype="f16", head_dim=64, heads=4, kv_heads=2, tokenizer=True),
+    "mistral-f32": dict(arch="mistral", dtype="f32", tokenizer=True),
 }
 
 SCHEMES = {
@@ -68,11 +68,29 @@ SCHEMES = {
     "MXFP4A16": ["--scheme", "MXFP4A16"],
     "MXFP4": ["--scheme", "MXFP4"],
     "NVFP4A16": ["--scheme", "NVFP4A16"],
+    # Calibrated: GPTQ with the error feedback (codes differ from round-to-nearest by design).
+    "GPTQ-W4A16": ["--scheme", "W4A16", "--method", "gptq", "--calib", "{calib}", "--samples", "16", "--seq-len", "128"],
+    "GPTQ-W4A16_ASYM-g32": ["--scheme", "W4A16_ASYM", "--group-size", "32", "--method", "gptq", "--calib", "{calib}",
+                            "--samples", "16", "--seq-len", "128", "--actorder", "none"],
+    "GPTQ-NVFP4A16": ["--scheme", "NVFP4A16", "--method", "gptq", "--calib", "{calib}", "--samples", "16",
+                      "--seq-len", "128"],
 }
+CALIBRATED = [s for s in SCHEMES if s.startswith("GPTQ-")]
 
 
 @pytest.fixture(scope="session")
-def checkpoints(tiny_model, lowbit, tmp_path_factory):
+def calib_text(tmp_path_factory):
+    """A deterministic English-like text to calibrate tiny models on."""
+    import random
+    rng = random.Random(0)
+    words = "the model quantized weights of a layer keep their meaning when errors are fed forward".split()
+    path = tmp_path_factory.mktemp("calib") / "calib.txt"
+    path.write_text(" ".join(rng.choice(words) for _ in range(8000)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tiny_model, lowbit, tmp_path_factory, calib_text):
     """(model, scheme) -> (original dir, quantized dir, our dequantized dir)."""
     out = tmp_path_factory.mktemp("ckpt")
     cache = {}
@@ -83,7 +101,7 @@ def checkpoints(tiny_model, lowbit, tmp_path_factory):
             src = tiny_model(model, **MODELS[model])
             q, d = out / f"{model}-{scheme}", out / f"{model}-{scheme}-dense"
             lowbit("quantize", src, "-o", q, "--ignore", "lm_head", "--max-shard-size", "1MB",
-                   "--progress", "off", *SCHEMES[scheme])
+                   "--progress", "off", *[str(calib_text) if a == "{calib}" else a for a in SCHEMES[scheme]])
             lowbit("dequantize", q, "-o", d)
             cache[key] = (src, q, d)
         return cache[key]

@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import MODELS, SCHEMES
+from conftest import CALIBRATED, MODELS, SCHEMES
 from compressed_tensors.compressors import BaseCompressor
 from compressed_tensors.quantization import QuantizationConfig, QuantizationStrategy
 from compressed_tensors.quantization.utils.helpers import calculate_qparams, generate_gparam
@@ -64,6 +64,8 @@ def test_compressed_tensors_decompresses_to_our_weights(checkpoints, model, sche
         a = scheme_obj.weights
         bound = 1.0 if a.strategy == QuantizationStrategy.TENSOR and a.num_bits == 4 else \
             0.5 if a.num_bits <= 3 else 0.25 if a.num_bits == 4 else 0.1
+        if scheme in CALIBRATED:
+            bound *= 1.6  # GPTQ trades weight error for output error (the tiny model's inputs are random)
         assert rel < bound, (m, rel)
     # Everything that is not a quantized Linear is copied bit-exactly.
     for k, v in orig.items():
@@ -100,7 +102,9 @@ def fused_members(m, modules):
     return [m]
 
 
-@pytest.mark.parametrize("model,scheme", [c for c in CASES if c[1] != "int4-restricted"])
+# Byte parity with compressed-tensors' own quantizer holds for round-to-nearest; GPTQ's codes
+# come from its error feedback (checked against compressed-tensors' decompressor above).
+@pytest.mark.parametrize("model,scheme", [c for c in CASES if c[1] != "int4-restricted" and c[1] not in CALIBRATED])
 def test_compressed_tensors_compresses_to_our_bytes(checkpoints, model, scheme):
     """compressed-tensors quantizes and packs the original weights into exactly our tensors."""
     src, qdir, _ = checkpoints(model, scheme)
@@ -153,7 +157,7 @@ def test_restricted_range_codes_stay_within_plus_minus_seven(checkpoints):
 # the client is fixed.
 ASYM_XFAIL = pytest.mark.xfail(strict=True, reason="transformers+compressed-tensors do not load packed "
                                "asymmetric zero points (llm-compressor#1618)")
-LOAD_CASES = [("llama", "W4A16"), ("llama", "W8A16"), ("llama", "int3-g64"), ("llama", "int4-restricted"),
+LOAD_CASES = [("llama", "W4A16"), ("llama", "GPTQ-W4A16"), ("qwen2-tied", "GPTQ-NVFP4A16"), ("llama", "W8A16"), ("llama", "int3-g64"), ("llama", "int4-restricted"),
               ("llama", "W8A8"), ("llama", "FP8_DYNAMIC"), ("llama", "FP8_BLOCK"), ("llama", "MXFP8"),
               ("llama", "MXFP4"), ("llama", "NVFP4A16"),
               ("qwen2-tied", "W4A16"), ("qwen3-f16", "W4A16"), ("mistral-f32", "W4A16"),

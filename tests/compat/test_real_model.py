@@ -8,6 +8,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 WIKITEXT = ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
+CHAT = ROOT.parent / "shared" / "data" / "chat-calib.jsonl"
+
+
+def kld_and_top1(base_logits, logits):
+    kld = torch.nn.functional.kl_div(logits.log_softmax(-1), base_logits.log_softmax(-1), log_target=True,
+                                     reduction="none").sum(-1).mean().item()
+    return kld, (logits.argmax(-1) == base_logits.argmax(-1)).float().mean().item()
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +49,36 @@ def test_quantized_smollm2_loads_and_stays_close(smollm2, text_ids, lowbit, tmp_
     if "FP8" not in scheme:  # weight-only: transformers computes with exactly our dequantized weights
         assert torch.equal(lq, ld)
     # Quality against the original: KL divergence and top-1 agreement, per token.
-    kld = torch.nn.functional.kl_div(lq.log_softmax(-1), lb.log_softmax(-1), log_target=True,
-                                     reduction="none").sum(-1).mean().item()
-    top1 = (lq.argmax(-1) == lb.argmax(-1)).float().mean().item()
+    kld, top1 = kld_and_top1(lb, lq)
     print(f"{scheme}: mean KLD {kld:.4f}, top-1 agreement {top1:.3f}")
     assert kld < max_kld
     assert top1 > 0.6
+
+
+def test_gptq_beats_round_to_nearest_on_smollm2(smollm2, text_ids, lowbit, tmp_path):
+    """GPTQ (calibrated on the chat set's text, held apart from the WikiText-2 evaluation text) has
+    a lower mean KLD to the original than round-to-nearest with the same scheme. (Calibrated on PTB
+    valid instead, GPTQ is no better than RTN on WikiText-2 for this model: its late down_proj
+    layers see activations in PTB that WikiText does not share; see the notes of issue 9.)"""
+    if not CHAT.exists():
+        pytest.skip(f"{CHAT} not found (shared data)")
+    import json
+    from transformers import AutoModelForCausalLM
+
+    calib = tmp_path / "chat.txt"  # the conversations' text (chat-template rendering comes separately)
+    with open(CHAT) as f, open(calib, "w") as out:
+        for line in f:
+            for m in json.loads(line)["messages"]:
+                out.write(m["content"] + "\n\n")
+    common = ["--scheme", "W4A16", "--group-size", "64", "--ignore", "lm_head", "--progress", "off", "--no-report"]
+    lowbit("quantize", smollm2, "-o", tmp_path / "rtn", *common)
+    lowbit("quantize", smollm2, "-o", tmp_path / "gptq", *common, "--method", "gptq", "--calib", calib,
+           "--samples", "64", "--seq-len", "512")
+    with torch.no_grad():
+        lb = AutoModelForCausalLM.from_pretrained(str(smollm2), dtype=torch.bfloat16)(text_ids).logits.float()
+        results = {}
+        for name in ("rtn", "gptq"):
+            m = AutoModelForCausalLM.from_pretrained(str(tmp_path / name), dtype=torch.bfloat16)
+            results[name] = kld_and_top1(lb, m(text_ids).logits.float())
+    print("mean KLD, top-1: " + ", ".join(f"{k} {v[0]:.4f} {v[1]:.3f}" for k, v in results.items()))
+    assert results["gptq"][0] < results["rtn"][0]
