@@ -112,9 +112,12 @@ GptqResult gptq_quantize(const void* w, DType dtype, int64_t rows, int64_t cols,
   if (o.block_size < 1) throw UserError(name + ": GPTQ block_size must be positive");
   if (!(o.dampening_frac >= 0)) throw UserError(name + ": GPTQ dampening_frac must be >= 0");
   if (cols > (int64_t(1) << 31) - 1) throw UserError(name + ": too many columns for GPTQ");
-  // The observer's parameters: round-to-nearest's scales (and the RTN codes, the fallback).
+  // The observer's parameters (and the RTN codes, the fallback): min-max, or for mse /
+  // imatrix_mse the searched ranges, weighted by E[x^2] = diag(H) / 2 per input channel.
   GptqResult res;
-  res.weight = rtn_quantize(w, dtype, rows, cols, a, name, shared_amax);
+  std::vector<float> importance(static_cast<size_t>(cols));
+  for (int64_t c = 0; c < cols; ++c) importance[size_t(c)] = hessian[size_t(c * cols + c)];
+  res.weight = rtn_quantize_observed(w, dtype, rows, cols, a, name, shared_amax, importance.data());
   QuantizedWeight& q = res.weight;
   ColumnQuantizer quantizer(q);
   if (q.is_int()) quantizer.set_int_range(float(a.qmin()), float(a.qmax()));

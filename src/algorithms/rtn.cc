@@ -1,5 +1,6 @@
 #include "algorithms/rtn.h"
 
+#include "algorithms/observer.h"
 #include "algorithms/rtn_internal.h"
 #include "core/error.h"
 #include "quant/schemes.h"
@@ -29,6 +30,21 @@ QuantizedWeight rtn_quantize(const void* w, DType dtype, int64_t rows, int64_t c
   check_input(a, dtype, rows, cols, name);
   if (a.type == QType::Int) return detail::quantize_int(w, dtype, rows, cols, a, name);
   return detail::quantize_float(w, dtype, rows, cols, a, name, shared_amax);
+}
+
+QuantizedWeight rtn_quantize_observed(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a,
+                                      const std::string& name, std::optional<float> shared_amax,
+                                      const float* importance) {
+  const ObserverOptions o = ObserverOptions::from_args(a, name);
+  if (o.kind == ObserverOptions::Kind::MinMax) return rtn_quantize(w, dtype, rows, cols, a, name, shared_amax);
+  check_input(a, dtype, rows, cols, name);
+  SlotRanges ranges;
+  try {
+    ranges = observe_ranges(w, dtype, rows, cols, a, o, importance);
+  } catch (const UserError& e) {
+    throw UserError(name + ": " + e.what());
+  }
+  return detail::quantize_int(w, dtype, rows, cols, a, name, &ranges);
 }
 
 QuantizedWeight rtn_quantize_reference(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a,

@@ -18,6 +18,13 @@ namespace lowbit::algorithms {
 QuantizedWeight rtn_quantize(const void* w, DType dtype, int64_t rows, int64_t cols, const quant::QuantArgs& args,
                              const std::string& name, std::optional<float> shared_amax = std::nullopt);
 
+// Round-to-nearest with the ranges the args' observer picks (observer.h: minmax, mse,
+// imatrix_mse with `importance` = E[x^2] per input channel, or null for unweighted).
+QuantizedWeight rtn_quantize_observed(const void* w, DType dtype, int64_t rows, int64_t cols,
+                                      const quant::QuantArgs& args, const std::string& name,
+                                      std::optional<float> shared_amax = std::nullopt,
+                                      const float* importance = nullptr);
+
 // Scalar reference (plain loops, generic format encoders) for tests.
 QuantizedWeight rtn_quantize_reference(const void* w, DType dtype, int64_t rows, int64_t cols,
                                        const quant::QuantArgs& args, std::optional<float> shared_amax = std::nullopt);

@@ -45,7 +45,7 @@ struct IntKernel {
 
 template <DType MD>
 QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, const QuantArgs& a,
-                                  const std::string& name) {
+                                  const std::string& name, const SlotRanges* ranges) {
   QuantizedWeight q = detail::shaped(a, MD, rows, cols);
   const int64_t g = q.block_cols, groups_per_row = cols / g;
   detail::BadIndex bad;
@@ -64,8 +64,9 @@ QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, con
         if (a.strategy != Strategy::Tensor) {
           float mn, mx;
           if (!detail::minmax<MD>(w, begin, g, &mn, &mx, bad)) break;
-          p = quant::int_qparams(mn, mx, a, MD);
           const int64_t si = r * groups_per_row + gi;
+          if (ranges) mn = ranges->min[size_t(si)], mx = ranges->max[size_t(si)];  // the observer's choice
+          p = quant::int_qparams(mn, mx, a, MD);
           store_from_f32(q.scales.data(), size_t(si), MD, p.scale);
           if (!a.symmetric) q.zero_points[size_t(si)] = int8_t(p.zero_point);
         }
@@ -89,11 +90,11 @@ QuantizedWeight quantize_int_impl(const void* w, int64_t rows, int64_t cols, con
 namespace detail {
 
 QuantizedWeight quantize_int(const void* w, DType dtype, int64_t rows, int64_t cols, const QuantArgs& a,
-                             const std::string& name) {
+                             const std::string& name, const SlotRanges* ranges) {
   switch (dtype) {
-    case DType::BF16: return quantize_int_impl<DType::BF16>(w, rows, cols, a, name);
-    case DType::F16: return quantize_int_impl<DType::F16>(w, rows, cols, a, name);
-    default: return quantize_int_impl<DType::F32>(w, rows, cols, a, name);
+    case DType::BF16: return quantize_int_impl<DType::BF16>(w, rows, cols, a, name, ranges);
+    case DType::F16: return quantize_int_impl<DType::F16>(w, rows, cols, a, name, ranges);
+    default: return quantize_int_impl<DType::F32>(w, rows, cols, a, name, ranges);
   }
 }
 

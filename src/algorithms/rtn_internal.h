@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include "algorithms/observer.h"
 #include "algorithms/rtn.h"
 #include "core/error.h"
 #include "core/isa.h"
@@ -77,8 +78,9 @@ void minmax_all(const void* w, int64_t rows, int64_t cols, float* mn, float* mx,
 // An empty QuantizedWeight with codes, scales and zero points sized for the args.
 QuantizedWeight shaped(const quant::QuantArgs& a, DType model_dtype, int64_t rows, int64_t cols);
 
+// `ranges` (optional): per-slot [min, max] chosen by an observer instead of each slot's own.
 QuantizedWeight quantize_int(const void* w, DType dtype, int64_t rows, int64_t cols, const quant::QuantArgs& a,
-                             const std::string& name);
+                             const std::string& name, const SlotRanges* ranges = nullptr);
 QuantizedWeight quantize_int_reference(const void* w, DType dtype, int64_t rows, int64_t cols,
                                        const quant::QuantArgs& a);
 QuantizedWeight quantize_float(const void* w, DType dtype, int64_t rows, int64_t cols, const quant::QuantArgs& a,

@@ -57,8 +57,12 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   set_threads(f.threads);
   quant::Recipe recipe = build_recipe(f, sub);
   const std::string method = !f.method.empty() ? f.method : recipe.modifier == "GPTQModifier" ? "gptq" : "rtn";
-  if (method == "rtn" && !f.calib.empty())
-    throw UserError("--calib is for --method gptq (round-to-nearest uses no calibration data)");
+  bool weighted = false;  // an observer that weighs by activations (imatrix_mse)
+  for (const auto& [name, s] : recipe.config_groups) weighted |= s.weights && s.weights->observer == "imatrix_mse";
+  if (method == "rtn" && !f.calib.empty() && !weighted)
+    throw UserError("--calib is for --method gptq or --observer imatrix_mse (plain round-to-nearest uses no data)");
+  if (method == "rtn" && weighted && f.calib.empty())
+    log::warn("imatrix_mse without --calib: every input channel weighs the same (as the mse observer)");
   if (method == "gptq" && f.calib.empty())
     throw UserError("--method gptq needs calibration data: --calib FILE (plain text or JSONL with \"text\")");
   algorithms::GptqOptions gptq;
@@ -87,7 +91,7 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.writer.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = parse_progress_mode(f.progress);
   std::unique_ptr<pipeline::SequentialGptq> calibrated;
-  if (method == "gptq") {
+  if (!f.calib.empty()) {
     const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
     pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed};
     pipeline::CalibrationSet set =
@@ -96,7 +100,9 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
     opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256},
                         {"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
                         {"seed", f.seed}};
-    calibrated = std::make_unique<pipeline::SequentialGptq>(in, arch, recipe, plan, std::move(set), gptq, opts.progress);
+    calibrated = std::make_unique<pipeline::SequentialGptq>(
+        in, arch, recipe, plan, std::move(set), gptq, opts.progress,
+        method == "gptq" ? pipeline::SequentialGptq::Method::Gptq : pipeline::SequentialGptq::Method::Rtn);
     opts.quantizer = calibrated.get();
   }
   const auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);

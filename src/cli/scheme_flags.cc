@@ -28,6 +28,10 @@ void add_scheme_flags(CLI::App* sub, SchemeFlags& f) {
   sub->add_option("--strategy", f.strategy, "tensor | channel | group | block")
       ->check(CLI::IsMember({"tensor", "channel", "group", "block"}));
   sub->add_option("--block", f.block, "fp8 block strategy, e.g. 128x128");
+  sub->add_option("--observer", f.observer,
+                  "How each group's range is chosen: minmax (default) | mse (clipping search) | imatrix_mse "
+                  "(the search weighted by E[x^2] per input channel; needs --calib)")
+      ->check(CLI::IsMember({"minmax", "mse", "imatrix_mse"}));
   sub->add_flag("--symmetric", f.symmetric, "Symmetric (scale only)");
   sub->add_flag("--asymmetric", f.asymmetric, "Asymmetric (scale + zero point; int only)");
   sub->add_flag("--restricted-range", f.restricted,
@@ -45,6 +49,7 @@ quant::WeightOverrides SchemeFlags::overrides() const {
   if (group_size) o.group_size = group_size;
   if (!block.empty()) o.block = quant::parse_block_shape(block, "--block");
   if (symmetric || asymmetric) o.symmetric = symmetric;
+  if (!observer.empty()) o.observer = observer == "minmax" ? "memoryless_minmax" : observer;
   o.restricted_range = restricted;
   return o;
 }

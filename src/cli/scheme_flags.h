@@ -12,7 +12,7 @@
 namespace lowbit::cli {
 
 struct SchemeFlags {
-  std::string scheme, format, strategy, block;
+  std::string scheme, format, strategy, block, observer;
   int bits = 0, group_size = 0;
   bool symmetric = false, asymmetric = false, restricted = false;
   quant::WeightOverrides overrides() const;  // typed; UserError on contradictions

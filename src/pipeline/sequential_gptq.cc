@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "engine/decoder_layer.h"
 #include "engine/quantized_linear.h"
+#include "algorithms/rtn.h"
 #include "numerics/half.h"
 
 namespace lowbit::pipeline {
@@ -32,14 +33,23 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
 // normalised hidden state, so the first member's Hessian serves them all.
 class HessianCollector : public engine::LinearObserver {
  public:
+  // diagonal: only sum x^2 per input channel (what imatrix_mse weighs by), not the whole X^T X.
+  explicit HessianCollector(bool diagonal = false) : diagonal_(diagonal) {}
   void want(const model::Module& m, const std::string& leader) {
     leader_[m.path] = leader;
-    if (m.path == leader) h_.emplace(leader, std::vector<float>(size_t(m.in_features * m.in_features), 0.0f));
+    if (m.path == leader)
+      h_.emplace(leader, std::vector<float>(size_t(diagonal_ ? m.in_features : m.in_features * m.in_features), 0.0f));
   }
   void on_input(const model::Module& m, const float* x, int64_t tokens) override {
     auto it = h_.find(m.path);
     if (it == h_.end()) return;
     const int k = int(m.in_features);
+    if (diagonal_) {
+      float* d = it->second.data();
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int c = 0; c < k; ++c) d[c] += 2.0f * x[t * k + c] * x[t * k + c];
+      return;
+    }
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, int(tokens), 2.0f, x, k, 1.0f, it->second.data(), k);
   }
   // H = (2 / samples) sum x x^T, symmetric, for module `path`.
@@ -50,8 +60,16 @@ class HessianCollector : public engine::LinearObserver {
       for (int64_t j = i; j < k; ++j) h[size_t(j * k + i)] = h[size_t(i * k + j)] *= inv;
     return h;
   }
+  // diag(H) = (2 / samples) sum x^2 per input channel, for module `path`.
+  std::vector<float> diagonal(const std::string& path, int64_t k, int64_t samples) const {
+    const std::vector<float>& h = h_.at(leader_.at(path));
+    std::vector<float> d(static_cast<size_t>(k));
+    for (int64_t i = 0; i < k; ++i) d[size_t(i)] = (diagonal_ ? h[size_t(i)] : h[size_t(i * k + i)]) / float(samples);
+    return d;
+  }
 
  private:
+  bool diagonal_;
   std::map<std::string, std::string> leader_;
   std::map<std::string, std::vector<float>> h_;
 };
@@ -107,13 +125,15 @@ algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::st
 
 SequentialGptq::SequentialGptq(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
                                const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
-                               ProgressMode progress)
-    : in_(in), arch_(arch), recipe_(recipe), plan_(plan), set_(std::move(samples)), options_(options),
+                               ProgressMode progress, Method method)
+    : in_(in), arch_(arch), recipe_(recipe), plan_(plan), set_(std::move(samples)), options_(options), method_(method),
       source_(in, arch) {
   net_ = std::make_unique<engine::Transformer>(arch_, source_, engine::Residency::OneLayer);
   for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
-  progress_ = std::make_unique<Progress>("gptq", uint64_t(arch_.num_layers), uint64_t(arch_.num_layers) * 2 *
-                                         uint64_t(set_.samples.size()), progress, "layers", "sample passes");
+  const uint64_t passes = method_ == Method::Gptq ? 2 : 1;
+  progress_ = std::make_unique<Progress>(method_ == Method::Gptq ? "gptq" : "calibrate", uint64_t(arch_.num_layers),
+                                         uint64_t(arch_.num_layers) * passes * uint64_t(set_.samples.size()), progress,
+                                         "layers", "sample passes");
 }
 
 SequentialGptq::~SequentialGptq() = default;
@@ -127,7 +147,7 @@ const quant::QuantArgs* SequentialGptq::args_of(const model::Module& m) const {
 void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& shared_amax) {
   // 1. The original layer, and which Linears of it get a Hessian (one per distinct input).
   std::vector<const model::Module*> targets;
-  HessianCollector collect;
+  HessianCollector collect(method_ == Method::Rtn);
   std::map<std::string, std::string> leader;
   for (const auto& group : model::fused_linears(arch_))
     for (const model::Module* m : group)
@@ -140,24 +160,41 @@ void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& 
       collect.want(m, lead);
     }
   const engine::DecoderLayer original(arch_, i, source_);
-  // 2. Calibration pass: statistics of the inputs this layer really receives.
+  // 2. Calibration pass: statistics of the inputs this layer really receives. (For RTN its
+  // outputs, the original layer's, are the next layer's inputs.)
   for (auto& h : hidden_) {
     check_interrupted();
     std::vector<float> x = to_f32(h);
     original.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden), nullptr, &collect);
+    if (method_ == Method::Rtn) h = to_bf16(x);
     progress_->advance(0, 1);
   }
-  // 3. GPTQ on each targeted Linear.
+  // 3. GPTQ (or the weighted observer's RTN) on each targeted Linear.
   done_.clear();
   for (const model::Module* m : targets) {
     const io::TensorRef& w = in_.at(m->path + ".weight");
-    const std::vector<float> h = collect.hessian(m->path, m->in_features, int64_t(hidden_.size()));
     const std::string where = w.file->path().filename().string() + ": tensor " + w.info->name;
+    if (method_ == Method::Rtn) {
+      const std::vector<float> d = collect.diagonal(m->path, m->in_features, int64_t(hidden_.size()));
+      done_[m->path] = {algorithms::rtn_quantize_observed(w.data(), w.info->dtype, m->out_features, m->in_features,
+                                                          *args_of(*m), where, shared_amax_of(shared_amax, m->path),
+                                                          d.data()),
+                        ""};
+      continue;
+    }
+    const std::vector<float> h = collect.hessian(m->path, m->in_features, int64_t(hidden_.size()));
     algorithms::GptqResult r = algorithms::gptq_quantize(w.data(), w.info->dtype, m->out_features, m->in_features,
                                                          *args_of(*m), h.data(), options_, where,
                                                          shared_amax_of(shared_amax, m->path));
     if (!r.note.empty()) log::warn(m->path + ": " + r.note);
     done_[m->path] = {std::move(r.weight), r.note};
+  }
+  if (method_ == Method::Rtn) {
+    for (const auto& m : arch_.modules)
+      if (m.layer == i) source_.release(m);
+    progress_->advance(1, 0);
+    if (i + 1 == arch_.num_layers) progress_->finish();
+    return;
   }
   // 4. Propagation pass with the quantized weights: the next layer's inputs.
   const QuantizedOverlay overlay(source_, done_);
@@ -177,7 +214,7 @@ void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& 
 
 void SequentialGptq::calibrate_head(const std::map<std::string, float>& shared_amax) {
   const model::Module& head = arch_.module("lm_head");
-  HessianCollector collect;
+  HessianCollector collect(method_ == Method::Rtn);
   collect.want(head, head.path);
   for (const auto& h : hidden_) {
     const std::vector<float> x = to_f32(h);
@@ -185,18 +222,26 @@ void SequentialGptq::calibrate_head(const std::map<std::string, float>& shared_a
     const std::vector<float> n = net_->final_norm(x.data(), T);
     collect.on_input(head, n.data(), T);
   }
-  const std::vector<float> hess = collect.hessian(head.path, head.in_features, int64_t(hidden_.size()));
   // A tied head quantizes the embedding matrix (the pipeline unties it).
   const io::TensorRef* w = in_.find("lm_head.weight");
   if (!w) w = &in_.at("model.embed_tokens.weight");
   const std::string where = w->file->path().filename().string() + ": tensor " + w->info->name;
+  done_.clear();
+  head_done_ = true;
+  if (method_ == Method::Rtn) {
+    const std::vector<float> d = collect.diagonal(head.path, head.in_features, int64_t(hidden_.size()));
+    done_[head.path] = {algorithms::rtn_quantize_observed(w->data(), w->info->dtype, head.out_features,
+                                                          head.in_features, *args_of(head), where,
+                                                          shared_amax_of(shared_amax, head.path), d.data()),
+                        ""};
+    return;
+  }
+  const std::vector<float> hess = collect.hessian(head.path, head.in_features, int64_t(hidden_.size()));
   algorithms::GptqResult r = algorithms::gptq_quantize(w->data(), w->info->dtype, head.out_features, head.in_features,
                                                        *args_of(head), hess.data(), options_, where,
                                                        shared_amax_of(shared_amax, head.path));
   if (!r.note.empty()) log::warn(head.path + ": " + r.note);
-  done_.clear();
   done_[head.path] = {std::move(r.weight), r.note};
-  head_done_ = true;
 }
 
 QuantizedModule SequentialGptq::quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,

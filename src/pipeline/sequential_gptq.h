@@ -26,17 +26,21 @@ namespace lowbit::pipeline {
 // is noted). UserError for values out of range.
 algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::string& where);
 
+// Round-to-nearest whose observer weighs by activations (imatrix_mse) runs the same loop with
+// only E[x^2] per input channel collected, and propagates the original layer's outputs (as
+// llm-compressor's QuantizationModifier, which changes no weight during calibration).
 class SequentialGptq : public WeightQuantizer {
  public:
+  enum class Method { Gptq, Rtn };
   // `in`, `arch`, `plan` and `recipe` must outlive this. Embeds the samples now.
   SequentialGptq(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
                  const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
-                 ProgressMode progress = ProgressMode::Auto);
+                 ProgressMode progress = ProgressMode::Auto, Method method = Method::Gptq);
   ~SequentialGptq() override;
   // Calibrates the module's layer first if it has not been (layers in order; lm_head last).
   QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                            const std::map<std::string, float>& shared_amax) override;
-  std::string method() const override { return "gptq"; }
+  std::string method() const override { return method_ == Method::Gptq ? "gptq" : "rtn"; }
 
  private:
   void calibrate_layer(int layer, const std::map<std::string, float>& shared_amax);
@@ -49,6 +53,7 @@ class SequentialGptq : public WeightQuantizer {
   const quant::Plan& plan_;
   CalibrationSet set_;
   algorithms::GptqOptions options_;
+  Method method_;
   exporter::CheckpointWeights source_;
   std::unique_ptr<engine::Transformer> net_;  // embeddings, RoPE and the final norm
   std::vector<std::vector<uint16_t>> hidden_;  // per sample [T, hidden_size] in BF16: the next layer's input

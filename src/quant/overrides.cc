@@ -7,7 +7,7 @@
 namespace lowbit::quant {
 
 bool WeightOverrides::any() const {
-  return element || bits || strategy || group_size || block || symmetric || restricted_range;
+  return element || bits || strategy || group_size || block || symmetric || observer || restricted_range;
 }
 
 QuantScheme build_scheme(const std::string& preset, const WeightOverrides& o, const std::vector<std::string>& targets,
@@ -67,7 +67,7 @@ QuantScheme build_scheme(const std::string& preset, const WeightOverrides& o, co
     else w.scale_dtype.reset();
   }
   // Re-derive what compressed-tensors' validators derive (observer, zp_dtype) from the new args.
-  w.observer.reset();
+  w.observer = o.observer;  // unset: the validator's default (memoryless_minmax)
   w.zp_dtype.reset();
   w.restricted_range = false;
   scheme.weights = parse_quant_args(to_json(w), where);

@@ -18,6 +18,7 @@ struct WeightOverrides {
   std::optional<int> group_size;            // > 0: groups along the input dimension; -1: per output channel
   std::optional<std::array<int, 2>> block;  // [rows, cols] of one FP8 block scale
   std::optional<bool> symmetric;
+  std::optional<std::string> observer;  // minmax | mse | imatrix_mse
   bool restricted_range = false;
   bool any() const;
 };

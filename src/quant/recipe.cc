@@ -171,7 +171,7 @@ Recipe parse_recipe_yaml(const std::string& text, const std::string& label) {
       if (!allowed.count(it.key())) throw UserError(where + ": unknown or unsupported argument '" + it.key() + "'");
     auto nonnull = [&](const char* k) { return args.contains(k) && !args[k].is_null(); };
     if (nonnull("kv_cache_scheme")) throw UserError(where + ": kv_cache_scheme is not supported yet");
-    for (const char* k : {"weight_observer", "input_observer", "output_observer", "observer"})
+    for (const char* k : {"input_observer", "output_observer", "observer"})
       if (nonnull(k)) throw UserError(where + ": " + k + " overrides are not supported yet");
     if (nonnull("bypass_divisibility_checks") && args["bypass_divisibility_checks"] != false)
       throw UserError(where + ": bypass_divisibility_checks is not supported (indivisible layers cannot be packed)");
@@ -225,6 +225,12 @@ Recipe parse_recipe_yaml(const std::string& text, const std::string& label) {
         w["actorder"] = ao;
         s.weights = parse_quant_args(w, where);
       }
+    }
+    // weight_observer (QuantizationMixin) names every group's weight observer.
+    if (nonnull("weight_observer")) {
+      if (!args["weight_observer"].is_string()) throw UserError(where + ": weight_observer must be a string");
+      for (auto& [gname, s] : r.config_groups)
+        if (s.weights) s.weights->observer = args["weight_observer"].get<std::string>();
     }
   }
   for (const auto& [gname, s] : r.config_groups) check_supported(s, label + ": config_groups." + gname);

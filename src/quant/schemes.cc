@@ -221,6 +221,7 @@ std::string fixed_group_rows(int bits) {
 bool is_minmax(const std::optional<std::string>& o) {
   return !o || *o == "memoryless_minmax" || *o == "minmax" || *o == "static_minmax";
 }
+bool is_mse(const std::optional<std::string>& o) { return o && (*o == "mse" || *o == "memoryless_mse" || *o == "imatrix_mse"); }
 }  // namespace
 
 void check_supported(const QuantScheme& s, const std::string& where) {
@@ -230,8 +231,11 @@ void check_supported(const QuantScheme& s, const std::string& where) {
   if (w.is_dynamic()) throw UserError(where + ": weights cannot be dynamic");
   if (w.actorder && (*w.actorder == "group" || *w.actorder == "dynamic"))
     throw UserError(where + ": actorder group needs GPTQ, which is not implemented yet");
-  if (!is_minmax(w.observer))
-    throw UserError(where + ": observer '" + *w.observer + "' is not supported yet (min-max observers only)");
+  if (!is_minmax(w.observer) && !is_mse(w.observer))
+    throw UserError(where + ": observer '" + *w.observer + "' is not supported (minmax, mse, imatrix_mse)");
+  if (is_mse(w.observer) && (w.type != QType::Int || (w.strategy != Strategy::Channel && w.strategy != Strategy::Group)))
+    throw UserError(where + ": observer " + *w.observer + " is implemented for int weights with strategy channel or "
+                    "group so far");
   if (s.input_activations) {
     const QuantArgs& in = *s.input_activations;
     if (in.dynamic.is_string())
