@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Quality of every weight format on SmolLM2-135M-Instruct (round-to-nearest, and GPTQ for W4A16
-# calibrated on the chat set's text, 64 x 512 tokens; lm_head kept):
+# Quality of every weight format on SmolLM2-135M-Instruct (round-to-nearest; for W4A16 also the mse
+# and imatrix_mse observers and GPTQ, calibrated on the chat set's text, 64 x 512 tokens; lm_head kept):
 # size on disk, PPL, mean KLD to the BF16 model and same-top-token %, on the first N chunks of
 # 512 tokens of a text (WikiText-2 test by default). The README's quality table comes from it.
 #
@@ -33,14 +33,17 @@ with open(sys.argv[2], 'w') as out:
     for line in open(sys.argv[1]):
         for m in json.loads(line)['messages']: out.write(m['content'] + '\n\n')" "$chat" "$work/chat.txt"
 gptq="--method gptq --calib $work/chat.txt --samples 64 --seq-len 512"
-for s in "W8A16 --group-size 64" FP8_DYNAMIC NVFP4A16 MXFP4A16 "W4A16 --group-size 64" "W4A16 --group-size 64 $gptq"; do
-  name="$(echo "${s%% --calib*}" | tr ' ' '_')"
+imx="--observer imatrix_mse --calib $work/chat.txt --samples 64 --seq-len 512"
+for s in "W8A16 --group-size 64" FP8_DYNAMIC NVFP4A16 MXFP4A16 "W4A16 --group-size 64" "W4A16 --group-size 64 --observer mse" \
+         "W4A16 --group-size 64 $gptq" "W4A16 --group-size 64 $imx" "W4A16 --group-size 64 --method gptq $imx"; do
+  name="$(echo "${s%% --calib*}" | tr ' ' '_')"; name="${name//--/}"
   # shellcheck disable=SC2086
   "$lowbit" quantize "$smol" -o "$work/$name" --scheme $s --ignore lm_head --no-report --progress off >/dev/null
   "$lowbit" eval "$work/$name" --text "$text" --chunks "$chunks" --base-logits "$work/base.lp" --json "$work/$name.json" \
     >/dev/null 2>&1
   read -r ppl se kld top < <(field "$work/$name.json" ppl ppl_stderr mean_kld top1_agreement)
   label="${s%% --calib*}"; label="${label/ --group-size /, g}"; label="${label/ --method /, }"
+  label="${label/ --observer /, }"
   printf '%-22s %8.0f %8.2f +/- %5.2f %10.4f %8.1f%%\n' "$label" "$(du -sb "$work/$name" | cut -f1)e-6" \
     "$ppl" "$se" "$kld" "$(awk -v t="$top" 'BEGIN { print t * 100 }')"
 done

@@ -74,8 +74,12 @@ SCHEMES = {
                             "--samples", "16", "--seq-len", "128", "--actorder", "none"],
     "GPTQ-NVFP4A16": ["--scheme", "NVFP4A16", "--method", "gptq", "--calib", "{calib}", "--samples", "16",
                       "--seq-len", "128"],
+    "GPTQ-imatrix_mse": ["--scheme", "W4A16", "--observer", "imatrix_mse", "--method", "gptq", "--calib", "{calib}",
+                         "--samples", "16", "--seq-len", "128"],
+    "RTN-mse": ["--scheme", "W4A16", "--observer", "mse"],
 }
-CALIBRATED = [s for s in SCHEMES if s.startswith("GPTQ-")]
+# Schemes whose codes or scales are not compressed-tensors' min-max round-to-nearest.
+CALIBRATED = [s for s, a in SCHEMES.items() if "--calib" in a or "--observer" in a]
 
 
 @pytest.fixture(scope="session")

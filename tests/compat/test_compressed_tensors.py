@@ -157,7 +157,8 @@ def test_restricted_range_codes_stay_within_plus_minus_seven(checkpoints):
 # the client is fixed.
 ASYM_XFAIL = pytest.mark.xfail(strict=True, reason="transformers+compressed-tensors do not load packed "
                                "asymmetric zero points (llm-compressor#1618)")
-LOAD_CASES = [("llama", "W4A16"), ("llama", "GPTQ-W4A16"), ("qwen2-tied", "GPTQ-NVFP4A16"), ("llama", "W8A16"), ("llama", "int3-g64"), ("llama", "int4-restricted"),
+LOAD_CASES = [("llama", "W4A16"), ("llama", "GPTQ-W4A16"), ("qwen2-tied", "GPTQ-NVFP4A16"),
+              ("llama", "GPTQ-imatrix_mse"), ("llama", "W8A16"), ("llama", "int3-g64"), ("llama", "int4-restricted"),
               ("llama", "W8A8"), ("llama", "FP8_DYNAMIC"), ("llama", "FP8_BLOCK"), ("llama", "MXFP8"),
               ("llama", "MXFP4"), ("llama", "NVFP4A16"),
               ("qwen2-tied", "W4A16"), ("qwen3-f16", "W4A16"), ("mistral-f32", "W4A16"),

@@ -418,3 +418,35 @@ TEST_F(Cli, GptqNeedsUsableCalibrationData) {
   EXPECT_NE(r.out.find("c.jsonl:2: no \"text\" string field"), std::string::npos) << r.out;
   expect_no_output(out);
 }
+
+TEST_F(Cli, ObserversMseAndImatrixMse) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  fs::path m = model(s), calib = root / "calib.txt";
+  std::ofstream(calib) << calibration_text(40000);
+  const std::string q = "quantize " + m.string() + " --scheme W4A16 --group-size 64 --ignore lm_head --progress off "
+                        "--no-report -o ";
+  auto r = run(q + (root / "mse").string() + " --observer mse");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = run(q + (root / "imx").string() + " --observer imatrix_mse --calib " + calib.string() + " --samples 8 --seq-len 128");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  io::ModelDir mse(root / "mse"), imx(root / "imx");
+  EXPECT_EQ(imx.config()["quantization_config"]["config_groups"]["group_0"]["weights"]["observer"], "imatrix_mse");
+  const auto report = nlohmann::json::parse(io::read_text_file(root / "imx" / "quantization_report.json"));
+  EXPECT_EQ(report["method"], "rtn");
+  EXPECT_EQ(report["calibration"]["samples"], 8);
+  // The searches move scales away from min-max.
+  ASSERT_EQ(run(q + (root / "mm").string()).rc, 0);
+  io::ModelDir mm(root / "mm");
+  const auto scheme = exporter::recipe_from_quantization_config(mm.config()["quantization_config"], "c").config_groups[0].second;
+  const auto a = exporter::read_quantized(mm, "model.layers.0.mlp.up_proj", scheme);
+  const auto b = exporter::read_quantized(imx, "model.layers.0.mlp.up_proj", scheme);
+  EXPECT_NE(a.scales, b.scales);
+  // Imatrix without data falls back to the unweighted search, and says so; floats are refused.
+  r = run(q + (root / "imx2").string() + " --observer imatrix_mse");
+  EXPECT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("imatrix_mse without --calib"), std::string::npos) << r.out;
+  r = run("quantize " + m.string() + " -o " + (root / "f").string() + " --scheme FP8_DYNAMIC --observer mse");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("int weights"), std::string::npos) << r.out;
+}
