@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/isa.h"
 #include "numerics/half.h"
 #include "numerics/scan.h"
 #include "quant/qparams.h"
@@ -52,61 +53,98 @@ ObserverOptions ObserverOptions::from_args(const QuantArgs& a, const std::string
 
 namespace {
 
-// Error of one slot under a candidate range, with compressed-tensors' arithmetic in the model
-// dtype (as fake_quantize runs on the model-dtype weight), accumulated in double.
-template <DType MD>
-double slot_error(const void* w, int64_t begin, int64_t n, float mn, float mx, const QuantArgs& a, double norm,
-                  const float* imp) {
-  const quant::IntQParams p = quant::int_qparams(mn, mx, a, MD);
-  double e = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = load_as_f32(w, size_t(begin + i), MD);
-    const int q = quant::quantize_int(x, p, a, MD);
-    const float d = std::fabs(round_to_dtype(float(q - p.zero_point) * p.scale, MD) - x);
-    const double t = norm == 2.0 ? double(d) * d : norm == 3.0 ? double(d) * d * d : std::pow(double(d), norm);
-    e += imp ? t * imp[i] : t;
+enum class Norm { Two, Three, Any };
+
+// Errors of one slot's values `x` (n of them, as float) under every candidate range
+// [mins[k], maxs[k]], k < steps, into out[k]: compressed-tensors' quantize-dequantize in the model
+// dtype (as fake_quantize runs on the model-dtype weight), |Q(x) - x|^norm, times the channel's
+// importance, summed in double. The slot's values stay in cache across the candidates.
+template <DType MD, Norm N, bool kWeighted>
+struct SlotErrors {
+  LOWBIT_MEMBER_KERNEL(void, run,
+                       (const float* x, int64_t n, const float* imp, const float* mins, const float* maxs, int steps,
+                        const QuantArgs* a, double norm, double* out),
+                       (x, n, imp, mins, maxs, steps, a, norm, out)) {
+    const float qmin = float(a->qmin()), qmax = float(a->qmax());
+    for (int k = 0; k < steps; ++k) {
+      const quant::IntQParams p = quant::int_qparams(mins[k], maxs[k], *a, MD);
+      const float s = p.scale, zp = float(p.zero_point);
+      double e = 0;
+#pragma omp simd reduction(+ : e)
+      for (int64_t i = 0; i < n; ++i) {
+        float v = round_to_dtype(round_to_dtype(x[i] / s, MD) + zp, MD);  // + 0 when symmetric: exact
+        v = std::min(std::max(v, qmin), qmax);
+        const float q = quant::round_half_even(v);
+        const float d = std::fabs(round_to_dtype((q - zp) * s, MD) - x[i]);
+        double t = N == Norm::Two ? double(d) * d : N == Norm::Three ? double(d) * d * d : std::pow(double(d), norm);
+        if (kWeighted) t *= imp[i];
+        e += t;
+      }
+      out[k] = e;
+    }
   }
-  return e;
+};
+
+template <DType MD, Norm N>
+void slot_errors(const float* x, int64_t n, const float* imp, const float* mins, const float* maxs, int steps,
+                 const QuantArgs& a, double norm, double* out) {
+  if (imp) SlotErrors<MD, N, true>::run(x, n, imp, mins, maxs, steps, &a, norm, out);
+  else SlotErrors<MD, N, false>::run(x, n, imp, mins, maxs, steps, &a, norm, out);
 }
 
 template <DType MD>
 SlotRanges search(const void* w, int64_t rows, int64_t cols, const QuantArgs& a, const ObserverOptions& o,
                   const std::vector<float>& importance) {
   const int64_t g = a.strategy == Strategy::Group ? *a.group_size : cols, per_row = cols / g, slots = rows * per_row;
-  SlotRanges r{std::vector<float>(size_t(slots)), std::vector<float>(size_t(slots))};
-  std::vector<float> lo(static_cast<size_t>(slots)), hi(static_cast<size_t>(slots));
-#pragma omp parallel for schedule(static)
-  for (int64_t s = 0; s < slots; ++s) {
-    float mn = std::numeric_limits<float>::infinity(), mx = -mn;
-    const int64_t begin = (s / per_row) * cols + (s % per_row) * g;
-    for (int64_t i = 0; i < g; ++i) {
-      const float x = load_as_f32(w, size_t(begin + i), MD);
-      mn = std::min(mn, x), mx = std::max(mx, x);
-    }
-    lo[size_t(s)] = r.min[size_t(s)] = mn;
-    hi[size_t(s)] = r.max[size_t(s)] = mx;
-  }
-  if (o.kind == ObserverOptions::Kind::MinMax) return r;
-  std::vector<double> best(static_cast<size_t>(slots), std::numeric_limits<double>::max()), err(static_cast<size_t>(slots));
-  const float* imp = importance.empty() ? nullptr : importance.data();
-  int stale = 0;
-  for (int64_t i = 0; i < int64_t(o.maxshrink * o.grid); ++i) {
-    const double p = 1.0 - double(i) / o.grid;
-#pragma omp parallel for schedule(static)
+  SlotRanges r{std::vector<float>(static_cast<size_t>(slots)), std::vector<float>(static_cast<size_t>(slots))};
+  const int steps = o.kind == ObserverOptions::Kind::MinMax ? 0 : int(o.maxshrink * o.grid);
+  // Every candidate of every slot first (errors [slot][step]), then the search's order and
+  // patience over them: the same choice as evaluating candidate by candidate.
+  std::vector<double> err(static_cast<size_t>(slots) * size_t(steps));
+  std::vector<float> cand_min(err.size()), cand_max(err.size());
+  const float* imp_all = importance.empty() ? nullptr : importance.data();
+  const Norm nk = o.norm == 2.0 ? Norm::Two : o.norm == 3.0 ? Norm::Three : Norm::Any;
+#pragma omp parallel
+  {
+    std::vector<float> x(static_cast<size_t>(g));
+#pragma omp for schedule(static)
     for (int64_t s = 0; s < slots; ++s) {
-      // The shrunk range as the model dtype holds it (min_vals * p on a model-dtype tensor).
-      const float mn = round_to_dtype(float(p * lo[size_t(s)]), MD), mx = round_to_dtype(float(p * hi[size_t(s)]), MD);
       const int64_t begin = (s / per_row) * cols + (s % per_row) * g;
-      err[size_t(s)] = slot_error<MD>(w, begin, g, mn, mx, a, o.norm, imp ? imp + (s % per_row) * g : nullptr);
+      float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+      for (int64_t i = 0; i < g; ++i) {
+        x[size_t(i)] = load_as_f32(w, size_t(begin + i), MD);
+        mn = std::min(mn, x[size_t(i)]), mx = std::max(mx, x[size_t(i)]);
+      }
+      r.min[size_t(s)] = mn, r.max[size_t(s)] = mx;
+      if (!steps) continue;
+      float* cmin = cand_min.data() + s * steps;
+      float* cmax = cand_max.data() + s * steps;
+      for (int k = 0; k < steps; ++k) {
+        // The shrunk range as the model dtype holds it (min_vals * p on a model-dtype tensor).
+        const double p = 1.0 - double(k) / o.grid;
+        cmin[k] = round_to_dtype(float(p * mn), MD), cmax[k] = round_to_dtype(float(p * mx), MD);
+      }
+      const float* imp = imp_all ? imp_all + (s % per_row) * g : nullptr;
+      double* e = err.data() + s * steps;
+      switch (nk) {
+        case Norm::Two: slot_errors<MD, Norm::Two>(x.data(), g, imp, cmin, cmax, steps, a, o.norm, e); break;
+        case Norm::Three: slot_errors<MD, Norm::Three>(x.data(), g, imp, cmin, cmax, steps, a, o.norm, e); break;
+        default: slot_errors<MD, Norm::Any>(x.data(), g, imp, cmin, cmax, steps, a, o.norm, e); break;
+      }
     }
+  }
+  std::vector<double> best(static_cast<size_t>(slots), std::numeric_limits<double>::max());
+  int stale = 0;
+  for (int k = 0; k < steps; ++k) {
     bool improved = false;
-    for (int64_t s = 0; s < slots; ++s)
-      if (err[size_t(s)] < best[size_t(s)]) {
-        best[size_t(s)] = err[size_t(s)];
-        r.min[size_t(s)] = round_to_dtype(float(p * lo[size_t(s)]), MD);
-        r.max[size_t(s)] = round_to_dtype(float(p * hi[size_t(s)]), MD);
+    for (int64_t s = 0; s < slots; ++s) {
+      const size_t at = size_t(s * steps + k);
+      if (err[at] < best[size_t(s)]) {
+        best[size_t(s)] = err[at];
+        r.min[size_t(s)] = cand_min[at], r.max[size_t(s)] = cand_max[at];
         improved = true;
       }
+    }
     stale = improved ? 0 : stale + 1;
     if (o.patience > 0 && stale >= o.patience) break;  // patience 0: the whole grid
   }
