@@ -17,4 +17,13 @@ if [ "$(cat "$venv/.lock-hash" 2>/dev/null)" != "$hash" ]; then
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$lock" >&2
   echo "$hash" > "$venv/.lock-hash"
 fi
+# llm-compressor's own GPTQ solver, the reference of tests/compat/test_gptq_reference.py. Its
+# package pins older transformers / compressed-tensors than ours, so only its files are unpacked
+# (no dependencies) into a folder of their own; the test loads the solver modules directly.
+ref="$venv/reference/llmcompressor-0.14.0.1"
+if [ ! -f "$ref/llmcompressor/modifiers/gptq/gptq_quantize.py" ]; then
+  echo "compat-venv: unpacking llmcompressor==0.14.0.1 (its GPTQ solver, for reference)" >&2
+  rm -rf "$ref"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps --target "$ref" llmcompressor==0.14.0.1 >&2
+fi
 echo "$venv"
