@@ -86,18 +86,31 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
   o_.run(ctx.data(), T, out, obs);
 }
 
+void DecoderLayer::input_norm(const float* x, int64_t T, float* out) const {
+  rms_norm(x, input_norm_.data, input_norm_.dtype, T, arch_.hidden, arch_.rms_norm_eps, out);
+}
+
+void DecoderLayer::post_attention_norm(const float* x, int64_t T, float* out) const {
+  rms_norm(x, post_norm_.data, post_norm_.dtype, T, arch_.hidden, arch_.rms_norm_eps, out);
+}
+
+void DecoderLayer::mlp_block(const float* h, int64_t T, float* out, LinearObserver* obs) const {
+  const int64_t F = arch_.intermediate;
+  std::vector<float> g(size_t(T * F)), u(size_t(T * F));
+  gate_.run(h, T, g.data(), obs);
+  up_.run(h, T, u.data(), obs);
+  silu_mul(g.data(), u.data(), T * F);
+  down_.run(g.data(), T, out, obs);
+}
+
 void DecoderLayer::forward(float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs) const {
-  const int64_t T = tab.tokens, D = arch_.hidden, F = arch_.intermediate;
+  const int64_t T = tab.tokens, D = arch_.hidden;
   std::vector<float> h(size_t(T * D)), tmp(size_t(T * D));
-  rms_norm(x, input_norm_.data, input_norm_.dtype, T, D, arch_.rms_norm_eps, h.data());
+  input_norm(x, T, h.data());
   attention(h.data(), tab, kv, obs, tmp.data());
   add_into(x, tmp.data(), T * D);
-  rms_norm(x, post_norm_.data, post_norm_.dtype, T, D, arch_.rms_norm_eps, h.data());
-  std::vector<float> g(size_t(T * F)), u(size_t(T * F));
-  gate_.run(h.data(), T, g.data(), obs);
-  up_.run(h.data(), T, u.data(), obs);
-  silu_mul(g.data(), u.data(), T * F);
-  down_.run(g.data(), T, tmp.data(), obs);
+  post_attention_norm(x, T, h.data());
+  mlp_block(h.data(), T, tmp.data(), obs);
   add_into(x, tmp.data(), T * D);
 }
 

@@ -31,6 +31,17 @@ class DecoderLayer {
   void forward(float* hidden, const RopeTable& rope, LayerKV* kv = nullptr, LinearObserver* observer = nullptr) const;
   int index() const { return index_; }
 
+  // The parts forward() is made of, for methods that run them on their own (AWQ's search):
+  // the two RMSNorms ([T, hidden] -> [T, hidden]), the attention block on normalised input
+  // (q/k/v projections, RoPE, causal attention, o_proj: [T, hidden] -> [T, hidden]), and the
+  // MLP block on normalised input (gate/up, SiLU, down: [T, hidden] -> [T, hidden]).
+  void input_norm(const float* hidden, int64_t tokens, float* out) const;
+  void post_attention_norm(const float* hidden, int64_t tokens, float* out) const;
+  void attention_block(const float* normed, const RopeTable& rope, float* out, LinearObserver* observer = nullptr) const {
+    attention(normed, rope, nullptr, observer, out);
+  }
+  void mlp_block(const float* normed, int64_t tokens, float* out, LinearObserver* observer = nullptr) const;
+
  private:
   struct Proj {
     const model::Module* module;
