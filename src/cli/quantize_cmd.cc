@@ -12,7 +12,7 @@
 #include "model/architecture.h"
 #include "pipeline/calibration_data.h"
 #include "pipeline/quantize_checkpoint.h"
-#include "pipeline/sequential_gptq.h"
+#include "pipeline/sequential_calibration.h"
 #include "tokenizer/special_tokens.h"
 #include "tokenizer/tokenizer.h"
 #include "quant/plan.h"
@@ -24,7 +24,8 @@ namespace {
 
 struct QuantizeFlags {
   std::string model, output, recipe, progress = "auto", max_shard = "5GB";
-  std::string method, calib, actorder;
+  std::string method, calib, actorder, duo_scaling;
+  int n_grid = 0;
   int64_t samples = 128, seq_len = 2048;
   uint64_t seed = 42;
   double dampening_frac = -1;
@@ -56,17 +57,32 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
 int run(const QuantizeFlags& f, CLI::App& sub) {
   set_threads(f.threads);
   quant::Recipe recipe = build_recipe(f, sub);
-  const std::string method = !f.method.empty() ? f.method : recipe.modifier == "GPTQModifier" ? "gptq" : "rtn";
+  std::string method = !f.method.empty() ? f.method : recipe.modifier == "GPTQModifier" ? "gptq" : "rtn";
+  if (f.method.empty() && !recipe.awq.is_null()) method = method == "gptq" ? "awq+gptq" : "awq";
+  const bool use_awq = method == "awq" || method == "awq+gptq";
+  const std::string final_method = method == "awq+gptq" ? "gptq" : method == "awq" ? "rtn" : method;
+  if (use_awq) {
+    if (recipe.awq.is_null()) recipe.awq = nlohmann::json::object();
+    if (!f.duo_scaling.empty())
+      recipe.awq["duo_scaling"] = f.duo_scaling == "both" ? nlohmann::json("both") : nlohmann::json(f.duo_scaling == "true");
+    if (f.n_grid) recipe.awq["n_grid"] = f.n_grid;
+  } else if (!recipe.awq.is_null()) {
+    throw UserError("the recipe has an AWQModifier; --method " + method + " would drop it (use --method awq or awq+gptq)");
+  } else if (!f.duo_scaling.empty() || f.n_grid) {
+    throw UserError("--duo-scaling and --n-grid are AWQ options: add --method awq");
+  }
   bool weighted = false;  // an observer that weighs by activations (imatrix_mse)
   for (const auto& [name, s] : recipe.config_groups) weighted |= s.weights && s.weights->observer == "imatrix_mse";
   if (method == "rtn" && !f.calib.empty() && !weighted)
-    throw UserError("--calib is for --method gptq or --observer imatrix_mse (plain round-to-nearest uses no data)");
+    throw UserError("--calib is for --method gptq/awq or --observer imatrix_mse (plain round-to-nearest uses no data)");
   if (method == "rtn" && weighted && f.calib.empty())
     log::warn("imatrix_mse without --calib: every input channel weighs the same (as the mse observer)");
-  if (method == "gptq" && f.calib.empty())
-    throw UserError("--method gptq needs calibration data: --calib FILE (plain text or JSONL with \"text\")");
+  if (method != "rtn" && f.calib.empty())
+    throw UserError("--method " + method + " needs calibration data: --calib FILE (plain text or JSONL with \"text\")");
   algorithms::GptqOptions gptq;
-  if (method == "gptq") {
+  std::optional<pipeline::AwqConfig> awq;
+  if (use_awq) awq = pipeline::awq_config(recipe, "AWQ");
+  if (final_method == "gptq") {
     if (f.block_size) recipe.modifier_args["block_size"] = f.block_size;
     if (f.dampening_frac >= 0) recipe.modifier_args["dampening_frac"] = f.dampening_frac;
     if (!f.actorder.empty()) {
@@ -74,7 +90,7 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
       for (auto& [name, s] : recipe.config_groups)
         if (s.weights) s.weights->actorder = f.actorder == "none" ? std::nullopt : std::optional<std::string>(f.actorder);
     }
-    gptq = pipeline::prepare_gptq_recipe(recipe, "--method gptq");
+    gptq = pipeline::prepare_gptq_recipe(recipe, "--method " + method);
   }
   io::ModelDir in(f.model);
   model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
@@ -90,7 +106,7 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.writer.overwrite = f.overwrite;
   opts.writer.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = parse_progress_mode(f.progress);
-  std::unique_ptr<pipeline::SequentialGptq> calibrated;
+  std::unique_ptr<pipeline::SequentialCalibration> calibrated;
   if (!f.calib.empty()) {
     const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
     pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed};
@@ -100,9 +116,11 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
     opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256},
                         {"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
                         {"seed", f.seed}};
-    calibrated = std::make_unique<pipeline::SequentialGptq>(
+    calibrated = std::make_unique<pipeline::SequentialCalibration>(
         in, arch, recipe, plan, std::move(set), gptq, opts.progress,
-        method == "gptq" ? pipeline::SequentialGptq::Method::Gptq : pipeline::SequentialGptq::Method::Rtn);
+        final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
+                               : pipeline::SequentialCalibration::Method::Rtn,
+        awq);
     opts.quantizer = calibrated.get();
   }
   const auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
@@ -119,9 +137,11 @@ void register_quantize(CLI::App& app) {
   sub->add_option("model", f.model, "Model folder (config.json + *.safetensors)")->required();
   sub->add_option("-o,--output", f.output, "Output folder (written atomically)")->required();
   add_scheme_flags(sub, f.s);
-  sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier, GPTQModifier)");
-  sub->add_option("--method", f.method, "rtn (data-free) | gptq (needs --calib); default: the recipe's modifier, else rtn")
-      ->check(CLI::IsMember({"rtn", "gptq"}));
+  sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier, GPTQModifier, AWQModifier)");
+  sub->add_option("--method", f.method,
+                  "rtn (data-free) | gptq | awq (AWQ scales, then round-to-nearest) | awq+gptq (the last three need "
+                  "--calib); default: the recipe's modifiers, else rtn")
+      ->check(CLI::IsMember({"rtn", "gptq", "awq", "awq+gptq"}));
   sub->add_option("--calib", f.calib, "Calibration data: plain text (cut into --seq-len windows) or .jsonl with \"text\"");
   sub->add_option("--samples", f.samples, "Calibration samples")->capture_default_str();
   sub->add_option("--seq-len", f.seq_len, "Tokens per calibration sample (longer documents are truncated)")
@@ -131,6 +151,10 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--block-size", f.block_size, "GPTQ: columns per lazy batch update (128)");
   sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation) | none")
       ->check(CLI::IsMember({"static", "weight", "none"}));
+  sub->add_option("--duo-scaling", f.duo_scaling,
+                  "AWQ: scales from activations and weights (true, default) | activations only (false) | both")
+      ->check(CLI::IsMember({"true", "false", "both"}));
+  sub->add_option("--n-grid", f.n_grid, "AWQ: scale ratios tried per mapping (20)");
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
   sub->add_flag("--overwrite", f.overwrite, "Replace the output folder if it exists");
@@ -147,6 +171,7 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./model -o ./out --recipe recipe.yaml\n"
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib calib.txt --samples 128 --seq-len 2048 \\\n"
       "      --ignore lm_head\n"
+      "  lowbit quantize ./model -o ./out --scheme W4A16 --method awq --calib calib.txt --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"

@@ -72,6 +72,8 @@ void validate_checkpoint(const io::ModelDir& in, const model::Architecture& arch
 void check_runnable(const quant::Recipe& recipe, bool calibrated, const std::string& label) {
   if (recipe.modifier == "GPTQModifier" && !calibrated)
     throw UserError(label + ": GPTQModifier needs calibration data: add --calib FILE (text or JSONL)");
+  if (!recipe.awq.is_null() && !calibrated)
+    throw UserError(label + ": AWQModifier needs calibration data: add --calib FILE (text or JSONL)");
 }
 
 QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Architecture& arch,
@@ -113,9 +115,12 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
       steps.push_back(std::move(s));
     } else {
       StreamStep s{{name, src->info->dtype, src->info->shape, nullptr}, src->info->nbytes(), {}};
-      s.produce = [&sum, src, name](exporter::CheckpointWriter& w) {
+      s.produce = [&sum, &quantizer, &shared_amax, src, name](exporter::CheckpointWriter& w) {
         check_finite(*src);
-        w.write_dense(name, src->data(), src->info->nbytes());
+        if (const auto changed = quantizer.dense_tensor(name, shared_amax))
+          w.write_dense(name, changed->data(), changed->size());
+        else
+          w.write_dense(name, src->data(), src->info->nbytes());
         src->release();
         ++sum.copied_tensors;
       };

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "io/model_dir.h"
 #include "model/architecture.h"
@@ -26,7 +27,14 @@ class WeightQuantizer {
   // a vLLM-fused group to the group's absolute max (quantize_checkpoint fills it).
   virtual QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                                    const std::map<std::string, float>& shared_amax) = 0;
-  virtual std::string method() const = 0;  // "rtn", "gptq"
+  // A tensor that is not quantized but that the method changed (AWQ folds scales into norm
+  // weights and biases), to be written instead of the checkpoint's bytes; nullopt: copy it.
+  // Asked in checkpoint order, once per tensor.
+  virtual std::optional<std::vector<uint8_t>> dense_tensor(const std::string& name,
+                                                          const std::map<std::string, float>& shared_amax) {
+    return std::nullopt;
+  }
+  virtual std::string method() const = 0;  // "rtn", "gptq", "awq", "awq+gptq"
 };
 
 // The entry of `module` in a shared-amax map, if any.

@@ -150,13 +150,44 @@ Recipe parse_recipe_yaml(const std::string& text, const std::string& label) {
 
   Recipe r;
   bool have_quant = false;
+  // AWQModifier (a transform, run before the quantization modifier that follows it). The
+  // deprecated form that carries the quantization arguments itself is split into the two,
+  // as llm-compressor's llmcompressor.modifiers.awq shim splits it.
+  const std::set<std::string> quant_keys = {"config_groups", "targets", "ignore", "scheme", "kv_cache_scheme",
+                                            "weight_observer", "input_observer", "output_observer", "observer",
+                                            "bypass_divisibility_checks"};
+  std::vector<std::pair<std::string, json>> split;
+  for (auto& [name, args_in] : modifiers) {
+    if (name != "AWQModifier") {
+      split.emplace_back(name, args_in);
+      continue;
+    }
+    const std::string where = label + ": AWQModifier";
+    json args = args_in.is_null() ? json::object() : args_in;
+    if (!args.is_object()) throw UserError(where + ": expected a mapping of arguments");
+    if (!r.awq.is_null()) throw UserError(where + ": only one AWQModifier per recipe is supported");
+    json awq = json::object(), quant = json::object();
+    for (auto it = args.begin(); it != args.end(); ++it) {
+      if (quant_keys.count(it.key())) quant[it.key()] = it.value();
+      else if (it.key() == "mappings" || it.key() == "duo_scaling" || it.key() == "n_grid" || it.key() == "offload_device")
+        awq[it.key()] = it.value();
+      else
+        throw UserError(where + ": unknown or unsupported argument '" + it.key() + "'");
+    }
+    r.awq = awq;
+    if (!quant.empty()) split.emplace_back("QuantizationModifier", quant);
+  }
+  if (!r.awq.is_null() && split.empty())
+    throw UserError(label + ": AWQModifier needs a quantization modifier after it (QuantizationModifier or "
+                    "GPTQModifier), as llm-compressor requires");
+  modifiers = std::move(split);
   for (auto& [name, args_in] : modifiers) {
     std::string where = label + ": " + name;
-    if (name == "SmoothQuantModifier" || name == "AWQModifier" || name == "SparseGPTModifier" ||
-        name == "QuIPModifier" || name == "SpinQuantModifier" || name == "AutoRoundModifier")
+    if (name == "SmoothQuantModifier" || name == "SparseGPTModifier" || name == "QuIPModifier" ||
+        name == "SpinQuantModifier" || name == "AutoRoundModifier")
       throw UserError(where + ": this modifier is not supported yet");
     if (name != "QuantizationModifier" && name != "GPTQModifier")
-      throw UserError(where + ": unknown modifier (supported: QuantizationModifier, GPTQModifier)");
+      throw UserError(where + ": unknown modifier (supported: QuantizationModifier, GPTQModifier, AWQModifier)");
     if (have_quant) throw UserError(where + ": only one quantization modifier per recipe is supported");
     have_quant = true;
     r.modifier = name;
@@ -243,7 +274,9 @@ std::string recipe_to_yaml(const Recipe& r) {
   json args = r.modifier_args;
   args["config_groups"] = groups;
   args["ignore"] = r.ignore;
-  json root = {{"default_stage", {{"default_modifiers", {{r.modifier, args}}}}}};
+  json mods = {{r.modifier, args}};
+  if (!r.awq.is_null()) mods["AWQModifier"] = r.awq;  // runs first (keys sort: AWQModifier < the others)
+  json root = {{"default_stage", {{"default_modifiers", mods}}}};
   YAML::Emitter e;
   emit(e, root, false);
   return std::string(e.c_str()) + "\n";

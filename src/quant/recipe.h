@@ -16,6 +16,9 @@ struct Recipe {
   std::vector<std::pair<std::string, QuantScheme>> config_groups;  // "group_0" -> scheme
   std::vector<std::string> ignore;  // as the user wrote them (patterns allowed)
   nlohmann::json modifier_args = nlohmann::json::object();  // e.g. GPTQ block_size, kept for recipe.yaml
+  // AWQModifier's arguments (mappings, duo_scaling, n_grid) when the recipe runs AWQ before
+  // its quantization modifier; null otherwise.
+  nlohmann::json awq;
 };
 
 // Parse llm-compressor YAML: `<name>_stage: <name>_modifiers: {ModifierClass: args}`.

@@ -450,3 +450,63 @@ TEST_F(Cli, ObserversMseAndImatrixMse) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("int weights"), std::string::npos) << r.out;
 }
+
+TEST_F(Cli, AwqFromTheCommandLineAndFromRecipes) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  s.heads = 4, s.kv_heads = 4;  // v -> o folds too
+  fs::path m = model(s), calib = root / "calib.txt";
+  std::ofstream(calib) << calibration_text(40000);
+  const std::string data = " --calib " + calib.string() + " --samples 8 --seq-len 128";
+  const std::string q = "quantize " + m.string() + " --progress off --no-report -o ";
+  auto r = run(q + (root / "a").string() + " --scheme W4A16 --group-size 64 --ignore lm_head --method awq" + data);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  io::ModelDir src(m), a(root / "a");
+  const auto report = nlohmann::json::parse(io::read_text_file(root / "a" / "quantization_report.json"));
+  EXPECT_EQ(report["method"], "awq");
+  const std::string recipe = io::read_text_file(root / "a" / "recipe.yaml");
+  EXPECT_NE(recipe.find("AWQModifier"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("QuantizationModifier"), std::string::npos) << recipe;
+  // The scales went into the norms (written dense) and into the v_proj rows before o_proj.
+  for (const char* t : {"model.layers.0.input_layernorm.weight", "model.layers.1.post_attention_layernorm.weight"}) {
+    const io::TensorRef& x = src.at(t);
+    const io::TensorRef& y = a.at(t);
+    ASSERT_EQ(x.info->nbytes(), y.info->nbytes());
+    EXPECT_NE(std::memcmp(x.data(), y.data(), x.info->nbytes()), 0) << t;
+  }
+  EXPECT_EQ(run("dequantize " + (root / "a").string() + " -o " + (root / "d").string()).rc, 0);
+  EXPECT_EQ(run("forward " + (root / "a").string() + " --tokens 1,2,3").rc, 0);
+  // The recipe it wrote runs unchanged and gives the same bytes.
+  r = run(q + (root / "a2").string() + " --recipe " + (root / "a" / "recipe.yaml").string() + data);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(io::file_sha256(root / "a" / "model.safetensors"), io::file_sha256(root / "a2" / "model.safetensors"));
+  // AWQModifier then GPTQModifier: AWQ's scales, then GPTQ on the folded weights.
+  const fs::path gy = root / "awq_gptq.yaml";
+  std::ofstream(gy) << "quant_stage:\n  quant_modifiers:\n    AWQModifier:\n      duo_scaling: both\n      n_grid: 10\n"
+                       "    GPTQModifier:\n      targets: [Linear]\n      ignore: [lm_head]\n      scheme: W4A16\n";
+  r = run(q + (root / "ag").string() + " --recipe " + gy.string() + data);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(io::read_text_file(root / "ag" / "quantization_report.json"))["method"], "awq+gptq");
+  // The deprecated single AWQModifier that carries the scheme is split as llm-compressor splits it.
+  const fs::path ly = root / "legacy.yaml";
+  std::ofstream(ly) << "s_stage:\n  s_modifiers:\n    AWQModifier:\n      ignore: [lm_head]\n      scheme: W4A16_ASYM\n"
+                       "      targets: [Linear]\n";
+  r = run(q + (root / "al").string() + " --recipe " + ly.string() + data);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  // Mistakes are clear errors that write nothing.
+  const fs::path bad = root / "bad";
+  std::ofstream(root / "alone.yaml") << "s_stage:\n  s_modifiers:\n    AWQModifier:\n      n_grid: 10\n";
+  r = run(q + bad.string() + " --recipe " + (root / "alone.yaml").string() + data);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("needs a quantization modifier after it"), std::string::npos) << r.out;
+  r = run(q + bad.string() + " --scheme W4A16 --method awq");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("needs calibration data"), std::string::npos) << r.out;
+  r = run(q + bad.string() + " --scheme W4A16 --n-grid 10");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("--method awq"), std::string::npos) << r.out;
+  r = run(q + bad.string() + " --scheme W8A16 --strategy tensor --method awq" + data);  // duo scaling needs per-channel scales
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("duo_scaling"), std::string::npos) << r.out;
+  expect_no_output(bad);
+}

@@ -1,4 +1,4 @@
-#include "pipeline/sequential_gptq.h"
+#include "pipeline/sequential_calibration.h"
 
 #include <cblas.h>
 
@@ -11,6 +11,7 @@
 #include "engine/quantized_linear.h"
 #include "algorithms/rtn.h"
 #include "numerics/half.h"
+#include "numerics/scan.h"
 
 namespace lowbit::pipeline {
 
@@ -60,6 +61,20 @@ class HessianCollector : public engine::LinearObserver {
       for (int64_t j = i; j < k; ++j) h[size_t(j * k + i)] = h[size_t(i * k + j)] *= inv;
     return h;
   }
+  // The input of `leader` (and its fused members) became x / s (AWQ folded s into what
+  // feeds it): H_ij /= s_i s_j.
+  void scale_inputs(const std::string& leader, const std::vector<double>& s) {
+    auto it = h_.find(leader);
+    if (it == h_.end()) return;
+    float* h = it->second.data();
+    const size_t k = s.size();
+    if (diagonal_) {
+      for (size_t i = 0; i < k; ++i) h[i] = float(double(h[i]) / (s[i] * s[i]));
+      return;
+    }
+    for (size_t i = 0; i < k; ++i)
+      for (size_t j = i; j < k; ++j) h[i * k + j] = float(double(h[i * k + j]) / (s[i] * s[j]));
+  }
   // diag(H) = (2 / samples) sum x^2 per input channel, for module `path`.
   std::vector<float> diagonal(const std::string& path, int64_t k, int64_t samples) const {
     const std::vector<float>& h = h_.at(leader_.at(path));
@@ -72,6 +87,21 @@ class HessianCollector : public engine::LinearObserver {
   bool diagonal_;
   std::map<std::string, std::string> leader_;
   std::map<std::string, std::vector<float>> h_;
+};
+
+// Several observers on one pass.
+class Observers : public engine::LinearObserver {
+ public:
+  explicit Observers(std::vector<engine::LinearObserver*> all) : all_(std::move(all)) {}
+  void on_input(const model::Module& m, const float* x, int64_t tokens) override {
+    for (auto* o : all_) o->on_input(m, x, tokens);
+  }
+  void on_output(const model::Module& m, const float* y, int64_t tokens) override {
+    for (auto* o : all_) o->on_output(m, y, tokens);
+  }
+
+ private:
+  std::vector<engine::LinearObserver*> all_;
 };
 
 // The source's weights with this layer's quantized Linears swapped in.
@@ -123,28 +153,29 @@ algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::st
   return o;
 }
 
-SequentialGptq::SequentialGptq(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
+SequentialCalibration::SequentialCalibration(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
                                const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
-                               ProgressMode progress, Method method)
+                               ProgressMode progress, Method method, std::optional<AwqConfig> awq)
     : in_(in), arch_(arch), recipe_(recipe), plan_(plan), set_(std::move(samples)), options_(options), method_(method),
-      source_(in, arch) {
+      awq_(std::move(awq)), source_(in, arch) {
   net_ = std::make_unique<engine::Transformer>(arch_, source_, engine::Residency::OneLayer);
   for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
-  const uint64_t passes = method_ == Method::Gptq ? 2 : 1;
-  progress_ = std::make_unique<Progress>(method_ == Method::Gptq ? "gptq" : "calibrate", uint64_t(arch_.num_layers),
+  const uint64_t passes = method_ == Method::Gptq || awq_ ? 2 : 1;
+  progress_ = std::make_unique<Progress>(awq_ ? "awq" : method_ == Method::Gptq ? "gptq" : "calibrate",
+                                         uint64_t(arch_.num_layers),
                                          uint64_t(arch_.num_layers) * passes * uint64_t(set_.samples.size()), progress,
                                          "layers", "sample passes");
 }
 
-SequentialGptq::~SequentialGptq() = default;
+SequentialCalibration::~SequentialCalibration() = default;
 
-const quant::QuantArgs* SequentialGptq::args_of(const model::Module& m) const {
+const quant::QuantArgs* SequentialCalibration::args_of(const model::Module& m) const {
   const quant::ModuleChoice* c = plan_.find(m.path);
   if (!c || c->group < 0) return nullptr;
   return &*recipe_.config_groups[size_t(c->group)].second.weights;
 }
 
-void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& shared_amax) {
+void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, float>& shared_amax) {
   // 1. The original layer, and which Linears of it get a Hessian (one per distinct input).
   std::vector<const model::Module*> targets;
   HessianCollector collect(method_ == Method::Rtn);
@@ -159,52 +190,90 @@ void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& 
       collect.want(arch_.module(lead), lead);
       collect.want(m, lead);
     }
+  std::unique_ptr<AwqLayer> awq;
+  if (awq_) {
+    std::vector<std::string> notes;
+    auto mappings = resolve_awq_mappings(arch_, i, *awq_, plan_, &notes);
+    for (const auto& n : notes) log::info(n);
+    awq = std::make_unique<AwqLayer>(arch_, std::move(mappings), awq_->options,
+                                     [this](const model::Module& m) { return args_of(m); });
+  }
+  std::vector<engine::LinearObserver*> watching{&collect};
+  if (awq) watching.push_back(&awq->statistics());
+  Observers observers(watching);
   const engine::DecoderLayer original(arch_, i, source_);
-  // 2. Calibration pass: statistics of the inputs this layer really receives. (For RTN its
-  // outputs, the original layer's, are the next layer's inputs.)
+  // 2. Calibration pass: statistics of the inputs this layer really receives. (For plain
+  // round-to-nearest its outputs, the original layer's, are the next layer's inputs.)
+  const bool propagate_original = method_ == Method::Rtn && !awq;
   for (auto& h : hidden_) {
     check_interrupted();
     std::vector<float> x = to_f32(h);
-    original.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden), nullptr, &collect);
-    if (method_ == Method::Rtn) h = to_bf16(x);
+    original.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden), nullptr, &observers);
+    if (propagate_original) h = to_bf16(x);
     progress_->advance(0, 1);
   }
-  // 3. GPTQ (or the weighted observer's RTN) on each targeted Linear.
+  // 3. AWQ: scales searched and folded, mapping after mapping; the Hessians follow the inputs.
+  SmoothedWeights smoothed(source_, in_);
+  std::map<std::string, float> amax = shared_amax;
+  if (awq) {
+    const auto results = awq->run(smoothed, hidden_, [this](int64_t T) { return net_->rope(0, T); });
+    for (const auto& r : results) {
+      if (r.scales.empty()) continue;
+      for (const auto& m : awq->mappings())
+        if (m.smooth->path == r.smooth) collect.scale_inputs(m.balance[0]->path, r.scales);
+      awq_results_.push_back(r);
+    }
+    // NVFP4 fused members share the global scale of what they now hold.
+    for (const auto& group : model::fused_linears(arch_)) {
+      if (group.empty() || group[0]->layer != i || !amax.count(group[0]->path)) continue;
+      float a = 0;
+      for (const model::Module* m : group) {
+        const std::string t = m->path + ".weight";
+        a = std::max(a, tensor_amax(smoothed.data(t), smoothed.dtype(t), m->in_features * m->out_features, t));
+      }
+      for (const model::Module* m : group) amax[m->path] = a;
+    }
+  }
+  // 4. GPTQ (or the observer's round-to-nearest) on each targeted Linear, from the folded weights.
   done_.clear();
   for (const model::Module* m : targets) {
-    const io::TensorRef& w = in_.at(m->path + ".weight");
+    const std::string t = m->path + ".weight";
+    const io::TensorRef& w = in_.at(t);
+    const void* data = smoothed.data(t);
     const std::string where = w.file->path().filename().string() + ": tensor " + w.info->name;
     if (method_ == Method::Rtn) {
       const std::vector<float> d = collect.diagonal(m->path, m->in_features, int64_t(hidden_.size()));
-      done_[m->path] = {algorithms::rtn_quantize_observed(w.data(), w.info->dtype, m->out_features, m->in_features,
-                                                          *args_of(*m), where, shared_amax_of(shared_amax, m->path),
-                                                          d.data()),
+      done_[m->path] = {algorithms::rtn_quantize_observed(data, w.info->dtype, m->out_features, m->in_features,
+                                                          *args_of(*m), where, shared_amax_of(amax, m->path), d.data()),
                         ""};
       continue;
     }
     const std::vector<float> h = collect.hessian(m->path, m->in_features, int64_t(hidden_.size()));
-    algorithms::GptqResult r = algorithms::gptq_quantize(w.data(), w.info->dtype, m->out_features, m->in_features,
+    algorithms::GptqResult r = algorithms::gptq_quantize(data, w.info->dtype, m->out_features, m->in_features,
                                                          *args_of(*m), h.data(), options_, where,
-                                                         shared_amax_of(shared_amax, m->path));
+                                                         shared_amax_of(amax, m->path));
     if (!r.note.empty()) log::warn(m->path + ": " + r.note);
     done_[m->path] = {std::move(r.weight), r.note};
   }
-  if (method_ == Method::Rtn) {
-    for (const auto& m : arch_.modules)
-      if (m.layer == i) source_.release(m);
-    progress_->advance(1, 0);
-    if (i + 1 == arch_.num_layers) progress_->finish();
-    return;
+  // 5. Propagation pass: GPTQ's quantized layer, or AWQ's folded full-precision one.
+  if (!propagate_original) {
+    const QuantizedOverlay overlay(smoothed, done_);
+    const engine::WeightSource& next = method_ == Method::Gptq ? static_cast<const engine::WeightSource&>(overlay)
+                                                               : static_cast<const engine::WeightSource&>(smoothed);
+    const engine::DecoderLayer layer(arch_, i, next);
+    for (auto& h : hidden_) {
+      check_interrupted();
+      std::vector<float> x = to_f32(h);
+      layer.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden));
+      h = to_bf16(x);
+      progress_->advance(0, 1);
+    }
   }
-  // 4. Propagation pass with the quantized weights: the next layer's inputs.
-  const QuantizedOverlay overlay(source_, done_);
-  const engine::DecoderLayer quantized(arch_, i, overlay);
-  for (auto& h : hidden_) {
-    check_interrupted();
-    std::vector<float> x = to_f32(h);
-    quantized.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden));
-    h = to_bf16(x);
-    progress_->advance(0, 1);
+  // The folded tensors the checkpoint writes dense (norms, biases, Linears left unquantized).
+  for (auto& [name, bytes] : smoothed.take_changed()) {
+    const std::string path = name.substr(0, name.rfind('.'));
+    if (name.ends_with(".weight") && done_.count(path)) continue;
+    folded_dense_[name] = std::move(bytes);
   }
   for (const auto& m : arch_.modules)
     if (m.layer == i) source_.release(m);
@@ -212,7 +281,7 @@ void SequentialGptq::calibrate_layer(int i, const std::map<std::string, float>& 
   if (i + 1 == arch_.num_layers) progress_->finish();
 }
 
-void SequentialGptq::calibrate_head(const std::map<std::string, float>& shared_amax) {
+void SequentialCalibration::calibrate_head(const std::map<std::string, float>& shared_amax) {
   const model::Module& head = arch_.module("lm_head");
   HessianCollector collect(method_ == Method::Rtn);
   collect.want(head, head.path);
@@ -244,11 +313,11 @@ void SequentialGptq::calibrate_head(const std::map<std::string, float>& shared_a
   done_[head.path] = {std::move(r.weight), r.note};
 }
 
-QuantizedModule SequentialGptq::quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
+QuantizedModule SequentialCalibration::quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                                          const std::map<std::string, float>& shared_amax) {
   if (m.layer >= 0) {
     if (m.layer < next_layer_ - 1) throw std::logic_error("gptq: layer " + std::to_string(m.layer) + " asked again");
-    while (next_layer_ <= m.layer) calibrate_layer(next_layer_++, shared_amax);
+    calibrate_through(m.layer, shared_amax);
   } else {
     if (m.path != "lm_head") throw std::logic_error("gptq: no calibration for " + m.path);
     while (next_layer_ < arch_.num_layers) calibrate_layer(next_layer_++, shared_amax);
@@ -259,6 +328,29 @@ QuantizedModule SequentialGptq::quantize(const model::Module& m, const quant::Qu
   QuantizedModule out = std::move(it->second);
   done_.erase(it);
   return out;
+}
+
+void SequentialCalibration::calibrate_through(int layer, const std::map<std::string, float>& shared_amax) {
+  while (next_layer_ <= layer) calibrate_layer(next_layer_++, shared_amax);
+}
+
+std::optional<std::vector<uint8_t>> SequentialCalibration::dense_tensor(const std::string& name,
+                                                                      const std::map<std::string, float>& shared_amax) {
+  if (!awq_) return std::nullopt;
+  const model::Module* m = arch_.find_module(name.substr(0, name.rfind('.')));
+  if (!m || m->layer < 0) return std::nullopt;
+  // A norm may come before the layer's first Linear in checkpoint order: calibrate it now.
+  calibrate_through(m->layer, shared_amax);
+  auto it = folded_dense_.find(name);
+  if (it == folded_dense_.end()) return std::nullopt;
+  std::vector<uint8_t> out = std::move(it->second);
+  folded_dense_.erase(it);
+  return out;
+}
+
+std::string SequentialCalibration::method() const {
+  const std::string base = method_ == Method::Gptq ? "gptq" : "rtn";
+  return awq_ ? (method_ == Method::Gptq ? "awq+gptq" : "awq") : base;
 }
 
 }  // namespace lowbit::pipeline

@@ -1,19 +1,24 @@
-// GPTQ over a whole model, one decoder layer at a time, as llm-compressor's sequential
-// pipeline runs it: the calibration samples' hidden states (BF16) enter layer i; a pass with
-// the original weights accumulates each targeted Linear's Hessian (one per distinct input:
-// q/k/v share one, gate/up another); GPTQ quantizes the layer's Linears; a second pass with
-// the quantized weights produces the next layer's inputs, so later layers calibrate on what
-// the quantized model will really feed them. Memory: one layer's weights, its Hessians and
-// the samples' hidden states.
+// Calibrated quantization over a whole model, one decoder layer at a time, as llm-compressor's
+// sequential pipeline runs it: the calibration samples' hidden states (BF16) enter layer i; a
+// pass with the original weights accumulates each targeted Linear's Hessian (one per distinct
+// input: q/k/v share one, gate/up another) and, with AWQ, each mapping's mean |x|; AWQ then
+// searches and folds its scales (awq_layer.h); GPTQ (or round-to-nearest) quantizes the
+// layer's Linears; a second pass produces the next layer's inputs: with GPTQ's quantized
+// weights, so later layers calibrate on what the quantized model will really feed them (with
+// round-to-nearest, the full-precision layer's, as llm-compressor's QuantizationModifier and
+// AWQModifier leave the weights unquantized while calibrating). Memory: one layer's weights,
+// its Hessians and the samples' hidden states.
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "algorithms/gptq.h"
 #include "core/progress.h"
 #include "engine/transformer.h"
 #include "export/checkpoint_weights.h"
+#include "pipeline/awq_layer.h"
 #include "pipeline/calibration_data.h"
 #include "pipeline/weight_quantizer.h"
 #include "quant/plan.h"
@@ -29,21 +34,29 @@ algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::st
 // Round-to-nearest whose observer weighs by activations (imatrix_mse) runs the same loop with
 // only E[x^2] per input channel collected, and propagates the original layer's outputs (as
 // llm-compressor's QuantizationModifier, which changes no weight during calibration).
-class SequentialGptq : public WeightQuantizer {
+class SequentialCalibration : public WeightQuantizer {
  public:
   enum class Method { Gptq, Rtn };
   // `in`, `arch`, `plan` and `recipe` must outlive this. Embeds the samples now.
-  SequentialGptq(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
-                 const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
-                 ProgressMode progress = ProgressMode::Auto, Method method = Method::Gptq);
-  ~SequentialGptq() override;
+  // `awq`: run AWQ's scale search and folds before quantizing each layer.
+  SequentialCalibration(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
+                        const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
+                        ProgressMode progress = ProgressMode::Auto, Method method = Method::Gptq,
+                        std::optional<AwqConfig> awq = std::nullopt);
+  ~SequentialCalibration() override;
   // Calibrates the module's layer first if it has not been (layers in order; lm_head last).
   QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                            const std::map<std::string, float>& shared_amax) override;
-  std::string method() const override { return method_ == Method::Gptq ? "gptq" : "rtn"; }
+  // AWQ's folded tensors that are not quantized (norm weights, biases, kept Linears).
+  std::optional<std::vector<uint8_t>> dense_tensor(const std::string& name,
+                                                  const std::map<std::string, float>& shared_amax) override;
+  std::string method() const override;
+  // Per AWQ mapping: the chosen ratio and the loss it brought (for the report).
+  const std::vector<AwqMappingResult>& awq_results() const { return awq_results_; }
 
  private:
   void calibrate_layer(int layer, const std::map<std::string, float>& shared_amax);
+  void calibrate_through(int layer, const std::map<std::string, float>& shared_amax);
   void calibrate_head(const std::map<std::string, float>& shared_amax);
   const quant::QuantArgs* args_of(const model::Module& m) const;
 
@@ -54,6 +67,9 @@ class SequentialGptq : public WeightQuantizer {
   CalibrationSet set_;
   algorithms::GptqOptions options_;
   Method method_;
+  std::optional<AwqConfig> awq_;
+  std::vector<AwqMappingResult> awq_results_;
+  std::map<std::string, std::vector<uint8_t>> folded_dense_;  // AWQ-changed tensors not yet written
   exporter::CheckpointWeights source_;
   std::unique_ptr<engine::Transformer> net_;  // embeddings, RoPE and the final norm
   std::vector<std::vector<uint16_t>> hidden_;  // per sample [T, hidden_size] in BF16: the next layer's input

@@ -1,0 +1,182 @@
+// AWQ: the candidate grid, w_mean and scales by hand; and the folds leave a float32 layer's
+// outputs unchanged (every mapping kind: norms, v -> o with and without biases, up -> down).
+#include "pipeline/awq_layer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "algorithms/awq.h"
+#include "core/error.h"
+#include "engine/decoder_layer.h"
+#include "export/checkpoint_weights.h"
+#include "io/model_dir.h"
+#include "numerics/half.h"
+#include "quant/presets.h"
+#include "temp_path.h"
+#include "tiny_model.h"
+
+using namespace lowbit;
+namespace fs = std::filesystem;
+using algorithms::AwqOptions;
+
+TEST(Awq, GridIsLlmCompressors) {
+  AwqOptions o;
+  auto g = algorithms::awq_grid(o);  // duo on: identity first, then 19 ratios i / 18 with duo
+  ASSERT_EQ(g.size(), 20u);
+  EXPECT_EQ(g[0].ratio, 0.0);
+  EXPECT_FALSE(g[0].duo);
+  EXPECT_TRUE(g[1].duo);
+  EXPECT_EQ(g[1].ratio, 0.0);
+  EXPECT_DOUBLE_EQ(g[2].ratio, 1.0 / 18);
+  EXPECT_EQ(g[19].ratio, 1.0);
+  o.duo_scaling = AwqOptions::Duo::Off;
+  g = algorithms::awq_grid(o);
+  ASSERT_EQ(g.size(), 20u);
+  EXPECT_DOUBLE_EQ(g[1].ratio, 1.0 / 19);
+  EXPECT_FALSE(g[19].duo);
+  o.duo_scaling = AwqOptions::Duo::Both;
+  g = algorithms::awq_grid(o);  // 10 ratios i / 9, each without then with duo
+  ASSERT_EQ(g.size(), 20u);
+  EXPECT_FALSE(g[0].duo);
+  EXPECT_TRUE(g[1].duo);
+  EXPECT_EQ(g[0].ratio, g[1].ratio);
+  EXPECT_DOUBLE_EQ(g[2].ratio, 1.0 / 9);
+}
+
+TEST(Awq, WeightMeanNormalisesEachGroupByItsMax) {
+  // Two rows, four columns, groups of two (F32, so no rounding).
+  const std::vector<float> w = {1, -2, 4, 0, -3, 3, 1, -1};
+  quant::QuantArgs a;
+  a.num_bits = 4, a.strategy = quant::Strategy::Group, a.group_size = 2;
+  const auto m = algorithms::awq_weight_mean({{w.data(), DType::F32, 2, 4, &a}});
+  const double e = 1e-6;
+  EXPECT_NEAR(m[0], (1 / (2 + e) + 3 / (3 + e)) / 2, 1e-7);
+  EXPECT_NEAR(m[1], (2 / (2 + e) + 3 / (3 + e)) / 2, 1e-7);
+  EXPECT_NEAR(m[2], (4 / (4 + e) + 1 / (1 + e)) / 2, 1e-7);
+  EXPECT_NEAR(m[3], (0 + 1 / (1 + e)) / 2, 1e-7);
+  // A Linear that is not quantized is left out.
+  const auto m2 = algorithms::awq_weight_mean({{w.data(), DType::F32, 2, 4, &a}, {w.data(), DType::F32, 2, 4, nullptr}});
+  EXPECT_EQ(m, m2);
+}
+
+TEST(Awq, ScalesAreNormalisedAndFinite) {
+  const std::vector<double> x = {0.5, 2.0, 0.0, 8.0}, w = {1.0, 0.5, 0.25, 2.0};
+  const auto s = algorithms::awq_scales(x, w, {0.5, true});
+  // Raw: x^0.5 / (w^0.5 + 1e-4), clamped at 1e-4 (x = 0), then / sqrt(max * min).
+  std::vector<double> raw(4);
+  for (int j = 0; j < 4; ++j) raw[size_t(j)] = std::max(std::sqrt(x[size_t(j)]) / (std::sqrt(w[size_t(j)]) + 1e-4), 1e-4);
+  const double norm = std::sqrt(*std::max_element(raw.begin(), raw.end()) * *std::min_element(raw.begin(), raw.end()));
+  for (int j = 0; j < 4; ++j) EXPECT_DOUBLE_EQ(s[size_t(j)], raw[size_t(j)] / norm);
+  const auto id = algorithms::awq_scales(x, w, {0.0, false});
+  for (double v : id) EXPECT_EQ(v, 1.0);
+}
+
+namespace {
+
+// Runs AWQ's search on layer 0 of a float32 tiny model and checks the folded layer computes
+// what the original does.
+void expect_folds_preserve_outputs(const std::string& arch_name, int64_t kv_heads) {
+  fixtures::TinyModelSpec spec;
+  spec.arch = arch_name;
+  spec.hidden = 128, spec.intermediate = 256, spec.layers = 1, spec.heads = 4, spec.kv_heads = kv_heads;
+  spec.vocab = 300, spec.dtype = DType::F32;
+  const fs::path dir = fixtures::temp_path("awq-" + arch_name + std::to_string(kv_heads));
+  fixtures::write_tiny_model(dir, spec);
+  io::ModelDir in(dir);
+  const model::Architecture arch = model::architecture_from_config(in.config(), "config.json");
+  quant::Recipe recipe;
+  recipe.config_groups.emplace_back("group_0", quant::supported_preset_scheme("W4A16", {"Linear"}, "test"));
+  recipe.awq = nlohmann::json::object();
+  const quant::Plan plan = quant::make_plan(arch, recipe);
+  const pipeline::AwqConfig config = pipeline::awq_config(recipe, "test");
+  std::vector<std::string> notes;
+  auto mappings = pipeline::resolve_awq_mappings(arch, 0, config, plan, &notes);
+  ASSERT_EQ(mappings.size(), kv_heads == spec.heads ? 4u : 3u);
+  EXPECT_EQ(notes.size(), kv_heads == spec.heads ? 0u : 1u);  // v -> o skipped under GQA, said once
+  const quant::QuantArgs& args = *recipe.config_groups[0].second.weights;
+  pipeline::AwqLayer awq(arch, std::move(mappings), config.options,
+                         [&](const model::Module& m) { return m.is_linear() ? &args : nullptr; });
+
+  exporter::CheckpointWeights source(in, arch);
+  const engine::DecoderLayer original(arch, 0, source);
+  const engine::Rope rope(arch);
+  // Hidden states with a few outlier channels (what makes AWQ scale), stored as BF16 as the
+  // pipeline stores them.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<std::vector<uint16_t>> hidden;
+  const int64_t T = 24;
+  for (int s = 0; s < 4; ++s) {
+    std::vector<uint16_t> h(size_t(T * arch.hidden));
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t c = 0; c < arch.hidden; ++c)
+        h[size_t(t * arch.hidden + c)] = f32_to_bf16(nd(rng) * (c % 17 == 3 ? 20.0f : 1.0f));
+    hidden.push_back(std::move(h));
+  }
+  for (const auto& h : hidden) {
+    std::vector<float> x(h.size());
+    for (size_t i = 0; i < h.size(); ++i) x[i] = bf16_to_f32(h[i]);
+    original.forward(x.data(), rope.table(0, T), nullptr, &awq.statistics());
+  }
+  pipeline::SmoothedWeights smoothed(source, in);
+  const auto results = awq.run(smoothed, hidden, [&](int64_t n) { return rope.table(0, n); });
+  int scaled = 0;
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.scales.empty()) << r.smooth << ": " << r.note;
+    EXPECT_LE(r.best_error, r.initial_error) << r.smooth;
+    scaled += r.best.ratio > 0;
+  }
+  EXPECT_GT(scaled, 0) << "every mapping chose the identity: the test would not see a fold";
+  EXPECT_TRUE(smoothed.changed().count("model.layers.0.input_layernorm.weight"));
+
+  const engine::DecoderLayer folded(arch, 0, smoothed);
+  double worst = 0;
+  for (const auto& h : hidden) {
+    std::vector<float> a(h.size()), b(h.size());
+    for (size_t i = 0; i < h.size(); ++i) a[i] = b[i] = bf16_to_f32(h[i]);
+    // Compare what the layer adds to the residual stream, the part the folds touch.
+    original.forward(a.data(), rope.table(0, T));
+    folded.forward(b.data(), rope.table(0, T));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      const double d0 = double(a[i]) - bf16_to_f32(h[i]);
+      num += (double(a[i]) - double(b[i])) * (double(a[i]) - double(b[i]));
+      den += d0 * d0;
+    }
+    worst = std::max(worst, std::sqrt(num / den));
+  }
+  EXPECT_LT(worst, 1e-5) << arch_name;
+}
+
+}  // namespace
+
+TEST(Awq, FoldsLeaveLlamaLayerUnchanged) { expect_folds_preserve_outputs("llama", 4); }
+TEST(Awq, FoldsLeaveQwen2LayerWithBiasesUnchanged) { expect_folds_preserve_outputs("qwen2", 4); }
+TEST(Awq, FoldsLeaveQwen3LayerUnchangedUnderGqa) { expect_folds_preserve_outputs("qwen3", 2); }
+
+TEST(Awq, MappingsThatCannotFoldAreRefused) {
+  fixtures::TinyModelSpec spec;
+  spec.layers = 1;
+  const fs::path dir = fixtures::temp_path("awq-refused");
+  fixtures::write_tiny_model(dir, spec);
+  io::ModelDir in(dir);
+  const model::Architecture arch = model::architecture_from_config(in.config(), "config.json");
+  quant::Recipe recipe;
+  recipe.config_groups.emplace_back("group_0", quant::supported_preset_scheme("W4A16", {"Linear"}, "test"));
+  const quant::Plan plan = quant::make_plan(arch, recipe);
+  auto resolve = [&](const std::string& yaml_mappings) {
+    recipe.awq = nlohmann::json::parse(yaml_mappings);
+    return pipeline::resolve_awq_mappings(arch, 0, pipeline::awq_config(recipe, "r"), plan, nullptr);
+  };
+  // Scaling q only would change what k and v compute.
+  EXPECT_THROW(resolve(R"({"mappings": [{"smooth_layer": "re:.*input_layernorm$", "balance_layers": ["re:.*q_proj$"]}]})"),
+               UserError);
+  EXPECT_THROW(resolve(R"({"mappings": [{"smooth_layer": "re:.*q_proj$", "balance_layers": ["re:.*o_proj$"]}]})"),
+               UserError);
+  EXPECT_THROW(resolve(R"({"duo_scaling": "sometimes"})"), UserError);
+  EXPECT_THROW(resolve(R"({"n_grid": 1})"), UserError);
+  EXPECT_EQ(resolve(R"({"mappings": [{"smooth_layer": "re:.*post_attention_layernorm$",
+                        "balance_layers": ["re:.*gate_proj$", "re:.*up_proj$"]}]})").size(), 1u);
+}
