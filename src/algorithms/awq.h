@@ -18,6 +18,9 @@ struct AwqOptions {
   enum class Duo { On, Off, Both };
   Duo duo_scaling = Duo::On;  // llm-compressor's default: true
   int n_grid = 20;
+  // Score single-Linear parents (v -> o, up -> down) through X^T X instead of a pass over the
+  // tokens per candidate: the same loss summed in another order (off only to test that).
+  bool gram_loss = true;
 };
 
 struct AwqCandidate {

@@ -1,5 +1,7 @@
 #include "pipeline/awq_layer.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -108,6 +110,21 @@ std::vector<float> parent_input(const engine::DecoderLayer& original, const AwqM
   std::vector<float> mlp(size_t(T * hidden));
   original.mlp_block(normed.data(), T, mlp.data(), &cap);
   return cap.take();
+}
+
+// sum over tokens of ||x W^T - x Q^T||^2 = sum over rows r of d_r H d_r^T, d = W - Q.
+double gram_loss(const engine::WeightSource& full, const engine::WeightSource& cand, const model::Module& m,
+                 const std::vector<float>& gram) {
+  const int64_t rows = m.out_features, k = m.in_features;
+  std::vector<float> d(size_t(rows * k)), q(size_t(rows * k)), dh(size_t(rows * k));
+  full.linear(m)->rows_f32(0, rows, d.data());
+  cand.linear(m)->rows_f32(0, rows, q.data());
+  for (size_t i = 0; i < d.size(); ++i) d[i] -= q[i];
+  cblas_ssymm(CblasRowMajor, CblasRight, CblasUpper, int(rows), int(k), 1.0f, gram.data(), int(k), d.data(), int(k),
+              0.0f, dh.data(), int(k));
+  double acc = 0;
+  for (size_t i = 0; i < d.size(); ++i) acc += double(d[i]) * double(dh[i]);
+  return acc;
 }
 
 bool is_fused_nvfp4(const quant::QuantArgs* a) { return a && a->strategy == quant::Strategy::TensorGroup; }
@@ -330,6 +347,27 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
   std::vector<double> loss(grid.size(), 0.0);
   double numel = 0;
   bool finite = true;
+  // A parent that is one Linear (v -> o, up -> down): sum ||X (W - Q)^T||^2 = tr(D H D^T) with
+  // H = X^T X over every token, so each candidate costs one [out, in] x [in, in] product
+  // instead of a pass over all tokens (the same loss, summed in another order).
+  const bool linear_parent = options_.gram_loss && (map.kind == Kind::ValueOutput || map.kind == Kind::UpDown);
+  std::vector<float> gram;
+  if (linear_parent) {
+    const int64_t k = map.balance[0]->in_features;
+    gram.assign(size_t(k * k), 0.0f);
+    for (const auto& hb : hidden) {
+      check_interrupted();
+      const std::vector<float> h = to_f32(hb);
+      const int64_t T = int64_t(h.size()) / arch_.hidden;
+      const std::vector<float> x = parent_input(original, map, h.data(), T, arch_.hidden, rope(T));
+      for (float v : x) finite &= std::isfinite(v);
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(T), 1.0f, x.data(), int(k), 1.0f, gram.data(),
+                  int(k));
+      numel += double(T * width);
+    }
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = i + 1; j < k; ++j) gram[size_t(j * k + i)] = gram[size_t(i * k + j)];
+  }
   for (size_t c0 = 0; c0 < grid.size() && finite; c0 += batch) {
     const size_t c1 = std::min(grid.size(), c0 + batch);
     // Candidate weights Q(W s) / s of the targeted balance layers.
@@ -360,9 +398,14 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
                                                   share ? std::optional<float>(shared) : std::nullopt),
                   bal[j].dtype);
       }
+      if (linear_parent) {
+        loss[c] = gram_loss(weights, *cand, *map.balance[0], gram);
+        continue;
+      }
       parents.push_back(std::make_unique<Parent>(arch_, layer, map, *cand));
       cands.push_back(std::move(cand));
     }
+    if (linear_parent) continue;
     numel = 0;
     for (const auto& hb : hidden) {
       check_interrupted();

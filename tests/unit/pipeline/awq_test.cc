@@ -77,7 +77,7 @@ namespace {
 
 // Runs AWQ's search on layer 0 of a float32 tiny model and checks the folded layer computes
 // what the original does.
-void expect_folds_preserve_outputs(const std::string& arch_name, int64_t kv_heads) {
+void expect_folds_preserve_outputs(const std::string& arch_name, int64_t kv_heads, bool gram_loss = true) {
   fixtures::TinyModelSpec spec;
   spec.arch = arch_name;
   spec.hidden = 128, spec.intermediate = 256, spec.layers = 1, spec.heads = 4, spec.kv_heads = kv_heads;
@@ -90,7 +90,8 @@ void expect_folds_preserve_outputs(const std::string& arch_name, int64_t kv_head
   recipe.config_groups.emplace_back("group_0", quant::supported_preset_scheme("W4A16", {"Linear"}, "test"));
   recipe.awq = nlohmann::json::object();
   const quant::Plan plan = quant::make_plan(arch, recipe);
-  const pipeline::AwqConfig config = pipeline::awq_config(recipe, "test");
+  pipeline::AwqConfig config = pipeline::awq_config(recipe, "test");
+  config.options.gram_loss = gram_loss;
   std::vector<std::string> notes;
   auto mappings = pipeline::resolve_awq_mappings(arch, 0, config, plan, &notes);
   ASSERT_EQ(mappings.size(), kv_heads == spec.heads ? 4u : 3u);
@@ -129,6 +130,25 @@ void expect_folds_preserve_outputs(const std::string& arch_name, int64_t kv_head
     scaled += r.best.ratio > 0;
   }
   EXPECT_GT(scaled, 0) << "every mapping chose the identity: the test would not see a fold";
+  if (gram_loss) {
+    // The X^T X shortcut of single-Linear parents scores as a pass over the tokens does.
+    pipeline::AwqLayer direct(arch, pipeline::resolve_awq_mappings(arch, 0, config, plan, nullptr),
+                              [&] { auto o = config.options; o.gram_loss = false; return o; }(),
+                              [&](const model::Module& m) { return m.is_linear() ? &args : nullptr; });
+    for (const auto& h : hidden) {
+      std::vector<float> x(h.size());
+      for (size_t i = 0; i < h.size(); ++i) x[i] = bf16_to_f32(h[i]);
+      original.forward(x.data(), rope.table(0, T), nullptr, &direct.statistics());
+    }
+    pipeline::SmoothedWeights other(source, in);
+    const auto check = direct.run(other, hidden, [&](int64_t n) { return rope.table(0, n); });
+    ASSERT_EQ(check.size(), results.size());
+    for (size_t i = 0; i < results.size(); ++i) {
+      EXPECT_EQ(check[i].best.ratio, results[i].best.ratio) << results[i].smooth;
+      EXPECT_NEAR(check[i].best_error, results[i].best_error, 1e-4 * results[i].best_error) << results[i].smooth;
+      EXPECT_NEAR(check[i].initial_error, results[i].initial_error, 1e-4 * results[i].initial_error) << results[i].smooth;
+    }
+  }
   EXPECT_TRUE(smoothed.changed().count("model.layers.0.input_layernorm.weight"));
 
   const engine::DecoderLayer folded(arch, 0, smoothed);
