@@ -302,16 +302,22 @@ AwqLayer::AwqLayer(const model::Architecture& arch, std::vector<AwqMapping> mapp
 }
 
 std::vector<AwqMappingResult> AwqLayer::run(SmoothedWeights& weights, const std::vector<std::vector<uint16_t>>& hidden,
-                                            const std::function<engine::RopeTable(int64_t)>& rope) const {
+                                            const std::function<engine::RopeTable(int64_t)>& rope,
+                                            const std::function<void()>& sample_done) const {
   std::vector<AwqMappingResult> out;
-  for (const auto& m : mappings_) out.push_back(search(m, weights, hidden, rope));
+  for (const auto& m : mappings_) out.push_back(search(m, weights, hidden, rope, sample_done));
   return out;
 }
 
 AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weights,
                                   const std::vector<std::vector<uint16_t>>& hidden,
-                                  const std::function<engine::RopeTable(int64_t)>& rope) const {
+                                  const std::function<engine::RopeTable(int64_t)>& rope,
+                                  const std::function<void()>& sample_done) const {
   AwqMappingResult res;
+  // Progress: each sample counts once per mapping, on the pass that scores the candidates.
+  auto tick = [&](bool last_pass) {
+    if (sample_done && last_pass) sample_done();
+  };
   res.smooth = map.smooth->path;
   const std::string& first = map.balance[0]->path;
   const int64_t n = stats_.count.count(first) ? stats_.count.at(first) : 0;
@@ -364,6 +370,7 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
       cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(k), int(T), 1.0f, x.data(), int(k), 1.0f, gram.data(),
                   int(k));
       numel += double(T * width);
+      tick(true);
     }
     for (int64_t i = 0; i < k; ++i)
       for (int64_t j = i + 1; j < k; ++j) gram[size_t(j * k + i)] = gram[size_t(i * k + j)];
@@ -427,6 +434,7 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
         loss[c] += acc;
       }
       numel += double(fp.size());
+      tick(c1 == grid.size());
     }
   }
   if (!finite) {

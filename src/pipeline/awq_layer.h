@@ -95,8 +95,10 @@ class AwqLayer {
   engine::LinearObserver& statistics() { return stats_; }
   // The search and the folds, mapping after mapping, into `weights` (which must start as the
   // original layer). `hidden` are the layer's input hidden states per sample (BF16 [T, hidden]).
+  // `sample_done` (optional) is called once per sample per mapping, for progress.
   std::vector<AwqMappingResult> run(SmoothedWeights& weights, const std::vector<std::vector<uint16_t>>& hidden,
-                                    const std::function<engine::RopeTable(int64_t tokens)>& rope) const;
+                                    const std::function<engine::RopeTable(int64_t tokens)>& rope,
+                                    const std::function<void()>& sample_done = {}) const;
   const std::vector<AwqMapping>& mappings() const { return mappings_; }
 
  private:
@@ -108,7 +110,8 @@ class AwqLayer {
   };
   AwqMappingResult search(const AwqMapping& map, SmoothedWeights& weights,
                           const std::vector<std::vector<uint16_t>>& hidden,
-                          const std::function<engine::RopeTable(int64_t)>& rope) const;
+                          const std::function<engine::RopeTable(int64_t)>& rope,
+                          const std::function<void()>& sample_done) const;
 
   const model::Architecture& arch_;
   std::vector<AwqMapping> mappings_;

@@ -160,7 +160,9 @@ SequentialCalibration::SequentialCalibration(const io::ModelDir& in, const model
       awq_(std::move(awq)), source_(in, arch) {
   net_ = std::make_unique<engine::Transformer>(arch_, source_, engine::Residency::OneLayer);
   for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
-  const uint64_t passes = method_ == Method::Gptq || awq_ ? 2 : 1;
+  uint64_t passes = method_ == Method::Gptq || awq_ ? 2 : 1;
+  // AWQ's search runs each sample once more per mapping (every candidate scored on it).
+  if (awq_) passes += resolve_awq_mappings(arch_, 0, *awq_, plan_, nullptr).size();
   progress_ = std::make_unique<Progress>(awq_ ? "awq" : method_ == Method::Gptq ? "gptq" : "calibrate",
                                          uint64_t(arch_.num_layers),
                                          uint64_t(arch_.num_layers) * passes * uint64_t(set_.samples.size()), progress,
@@ -216,7 +218,8 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   SmoothedWeights smoothed(source_, in_);
   std::map<std::string, float> amax = shared_amax;
   if (awq) {
-    const auto results = awq->run(smoothed, hidden_, [this](int64_t T) { return net_->rope(0, T); });
+    const auto results = awq->run(smoothed, hidden_, [this](int64_t T) { return net_->rope(0, T); },
+                                  [this] { progress_->advance(0, 1); });
     for (const auto& r : results) {
       if (r.scales.empty()) continue;
       for (const auto& m : awq->mappings())

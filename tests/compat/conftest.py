@@ -77,7 +77,13 @@ SCHEMES = {
     "GPTQ-imatrix_mse": ["--scheme", "W4A16", "--observer", "imatrix_mse", "--method", "gptq", "--calib", "{calib}",
                          "--samples", "16", "--seq-len", "128"],
     "RTN-mse": ["--scheme", "W4A16", "--observer", "mse"],
+    # AWQ: scales folded into the norms and up_proj rows, then round-to-nearest / GPTQ.
+    "AWQ-W4A16": ["--scheme", "W4A16", "--method", "awq", "--calib", "{calib}", "--samples", "16", "--seq-len", "128"],
+    "AWQ-GPTQ-NVFP4A16": ["--scheme", "NVFP4A16", "--method", "awq+gptq", "--calib", "{calib}", "--samples", "16",
+                          "--seq-len", "128"],
 }
+# Schemes whose checkpoints hold weights AWQ rescaled (norms changed, Linears scaled per column).
+FOLDED = [s for s, a in SCHEMES.items() if any(x.startswith("awq") for x in a)]
 # Schemes whose codes or scales are not compressed-tensors' min-max round-to-nearest.
 CALIBRATED = [s for s, a in SCHEMES.items() if "--calib" in a or "--observer" in a]
 

@@ -85,3 +85,33 @@ def test_gptq_and_imatrix_beat_round_to_nearest_on_smollm2(smollm2, text_ids, lo
     print("mean KLD, top-1: " + ", ".join(f"{k} {v[0]:.4f} {v[1]:.3f}" for k, v in results.items()))
     assert results["gptq"][0] < results["rtn"][0]
     assert results["imatrix"][0] < results["rtn"][0]  # RTN with the imatrix-weighted clipping search
+
+
+def test_awq_beats_round_to_nearest_on_smollm2(smollm2, text_ids, lowbit, tmp_path):
+    """AWQ (scales searched on the chat set's text and folded into the norms and up_proj) has a lower
+    mean KLD to the original than round-to-nearest, and its checkpoint (folded norms written dense)
+    loads in transformers and decompresses exactly in compressed-tensors."""
+    if not CHAT.exists():
+        pytest.skip(f"{CHAT} not found (shared data)")
+    import json
+    from transformers import AutoModelForCausalLM
+
+    calib = tmp_path / "chat.txt"
+    with open(CHAT) as f, open(calib, "w") as out:
+        for line in f:
+            for m in json.loads(line)["messages"]:
+                out.write(m["content"] + "\n\n")
+    common = ["--scheme", "W4A16", "--group-size", "64", "--ignore", "lm_head", "--progress", "off", "--no-report"]
+    lowbit("quantize", smollm2, "-o", tmp_path / "rtn", *common)
+    lowbit("quantize", smollm2, "-o", tmp_path / "awq", *common, "--method", "awq", "--calib", calib,
+           "--samples", "16", "--seq-len", "512")
+    report = json.loads((tmp_path / "awq" / "quantization_report.json").read_text())
+    assert report["method"] == "awq"
+    with torch.no_grad():
+        lb = AutoModelForCausalLM.from_pretrained(str(smollm2), dtype=torch.bfloat16)(text_ids).logits.float()
+        results = {}
+        for name in ("rtn", "awq"):
+            m = AutoModelForCausalLM.from_pretrained(str(tmp_path / name), dtype=torch.bfloat16)
+            results[name] = kld_and_top1(lb, m(text_ids).logits.float())
+    print("mean KLD, top-1: " + ", ".join(f"{k} {v[0]:.4f} {v[1]:.3f}" for k, v in results.items()))
+    assert results["awq"][0] < results["rtn"][0]
