@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,6 +46,9 @@ struct CheckpointMetadata {
   std::string method = "rtn";             // how the weights were quantized: rtn, gptq
   nlohmann::json calibration;             // what calibrated them (file, sha256, samples, seq_len, seed); null: none
   std::vector<std::filesystem::path> auxiliary_files;  // tokenizer, generation and chat-template files
+  // What the method decided while the tensors were written (AWQ's chosen scales per mapping),
+  // asked for when the report is written: keys added to quantization_report.json. Empty: none.
+  std::function<nlohmann::json()> method_report;
 };
 
 struct WriterOptions {

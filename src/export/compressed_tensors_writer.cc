@@ -112,12 +112,17 @@ json quantization_report(const CheckpointMetadata& meta) {
   }
   json groups = json::object();
   for (const auto& [name, s] : meta.recipe->config_groups) groups[name] = quant::to_json(s);
-  return {{"method", meta.method},
-          {"calibration", meta.calibration},
-          {"config_groups", groups},
-          {"modules", mods},
-          {"mean_relative_error", errors.empty() ? 0.0 : sum / double(errors.size())},
-          {"max_relative_error", worst}};
+  json out = {{"method", meta.method},
+              {"calibration", meta.calibration},
+              {"config_groups", groups},
+              {"modules", mods},
+              {"mean_relative_error", errors.empty() ? 0.0 : sum / double(errors.size())},
+              {"max_relative_error", worst}};
+  if (meta.method_report) {
+    const json extra = meta.method_report();  // kept alive: items() only refers to it
+    for (const auto& [k, v] : extra.items()) out[k] = v;
+  }
+  return out;
 }
 
 

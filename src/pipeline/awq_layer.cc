@@ -451,6 +451,7 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
   if (best == grid.size())
     throw UserError("AWQ: " + res.smooth + ": no candidate scale gave a finite loss (NaN in the layer's outputs?)");
   res.best = grid[best];
+  res.losses = loss;
   res.initial_error = loss[0];
   res.best_error = best_loss;
   res.scales = algorithms::awq_scales(x_mean, w_mean, grid[best]);

@@ -81,6 +81,7 @@ struct AwqMappingResult {
   std::string smooth;  // module path
   algorithms::AwqCandidate best{0, false};
   double initial_error = 0, best_error = 0;  // the identity's and the best candidate's loss
+  std::vector<double> losses;                 // per grid candidate, in grid order
   std::vector<double> scales;                 // folded in (empty: skipped)
   std::string note;                           // why it was skipped
 };

@@ -149,6 +149,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   meta.method = quantizer.method();
   meta.calibration = opts.calibration;
   meta.auxiliary_files = in.auxiliary_files();
+  meta.method_report = [&quantizer] { return quantizer.report(); };
   write_checkpoint(steps, meta, opts, "quantize", sum);
   return sum;
 }

@@ -220,11 +220,12 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   if (awq) {
     const auto results = awq->run(smoothed, hidden_, [this](int64_t T) { return net_->rope(0, T); },
                                   [this] { progress_->advance(0, 1); });
-    for (const auto& r : results) {
-      if (r.scales.empty()) continue;
-      for (const auto& m : awq->mappings())
-        if (m.smooth->path == r.smooth) collect.scale_inputs(m.balance[0]->path, r.scales);
-      awq_results_.push_back(r);
+    for (auto r : results) {
+      if (!r.scales.empty())
+        for (const auto& m : awq->mappings())
+          if (m.smooth->path == r.smooth) collect.scale_inputs(m.balance[0]->path, r.scales);
+      r.scales.clear();  // the report keeps the choice, not the vector
+      awq_results_.push_back(std::move(r));
     }
     // NVFP4 fused members share the global scale of what they now hold.
     for (const auto& group : model::fused_linears(arch_)) {
@@ -348,6 +349,26 @@ std::optional<std::vector<uint8_t>> SequentialCalibration::dense_tensor(const st
   if (it == folded_dense_.end()) return std::nullopt;
   std::vector<uint8_t> out = std::move(it->second);
   folded_dense_.erase(it);
+  return out;
+}
+
+nlohmann::json SequentialCalibration::report() const {
+  nlohmann::json out = nlohmann::json::object();
+  if (!awq_) return out;
+  nlohmann::json maps = nlohmann::json::array();
+  for (const auto& r : awq_results_) {
+    if (!r.note.empty()) {
+      maps.push_back({{"smooth_layer", r.smooth}, {"skipped", r.note}});
+      continue;
+    }
+    maps.push_back({{"smooth_layer", r.smooth},
+                    {"ratio", r.best.ratio},
+                    {"duo_scaling", r.best.duo},
+                    {"initial_error", r.initial_error},
+                    {"best_error", r.best_error},
+                    {"losses", r.losses}});
+  }
+  out["awq"] = {{"n_grid", awq_->options.n_grid}, {"mappings", maps}};
   return out;
 }
 

@@ -51,6 +51,7 @@ class SequentialCalibration : public WeightQuantizer {
   std::optional<std::vector<uint8_t>> dense_tensor(const std::string& name,
                                                   const std::map<std::string, float>& shared_amax) override;
   std::string method() const override;
+  nlohmann::json report() const override;  // "awq": per mapping, the chosen ratio and the loss it brought
   // Per AWQ mapping: the chosen ratio and the loss it brought (for the report).
   const std::vector<AwqMappingResult>& awq_results() const { return awq_results_; }
 

@@ -3,6 +3,7 @@
 // pipeline asks for modules in checkpoint order (layer after layer), which is the order a
 // sequential method calibrates in, so it never holds more than one layer's results.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,6 +36,8 @@ class WeightQuantizer {
     return std::nullopt;
   }
   virtual std::string method() const = 0;  // "rtn", "gptq", "awq", "awq+gptq"
+  // What the method chose, for quantization_report.json (asked once all tensors are written).
+  virtual nlohmann::json report() const { return nlohmann::json::object(); }
 };
 
 // The entry of `module` in a shared-amax map, if any.
