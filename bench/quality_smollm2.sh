@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quality of every weight format on SmolLM2-135M-Instruct (round-to-nearest; for W4A16 also the mse
-# and imatrix_mse observers and GPTQ, calibrated on the chat set's text, 64 x 512 tokens; lm_head kept):
+# and imatrix_mse observers, GPTQ and AWQ, calibrated on the chat set's text, 64 x 512 tokens; lm_head kept):
 # size on disk, PPL, mean KLD to the BF16 model and same-top-token %, on the first N chunks of
 # 512 tokens of a text (WikiText-2 test by default). The README's quality table comes from it.
 #
@@ -33,9 +33,11 @@ with open(sys.argv[2], 'w') as out:
     for line in open(sys.argv[1]):
         for m in json.loads(line)['messages']: out.write(m['content'] + '\n\n')" "$chat" "$work/chat.txt"
 gptq="--method gptq --calib $work/chat.txt --samples 64 --seq-len 512"
+awq="--method awq --calib $work/chat.txt --samples 64 --seq-len 512"
 imx="--observer imatrix_mse --calib $work/chat.txt --samples 64 --seq-len 512"
 for s in "W8A16 --group-size 64" FP8_DYNAMIC NVFP4A16 MXFP4A16 "W4A16 --group-size 64" "W4A16 --group-size 64 --observer mse" \
-         "W4A16 --group-size 64 $gptq" "W4A16 --group-size 64 $imx" "W4A16 --group-size 64 --method gptq $imx"; do
+         "W4A16 --group-size 64 $gptq" "W4A16 --group-size 64 $imx" "W4A16 --group-size 64 --method gptq $imx" \
+         "W4A16 --group-size 64 $awq" "W4A16 --group-size 64 --method awq $imx"; do
   name="$(echo "${s%% --calib*}" | tr ' ' '_')"; name="${name//--/}"
   # shellcheck disable=SC2086
   "$lowbit" quantize "$smol" -o "$work/$name" --scheme $s --ignore lm_head --no-report --progress off >/dev/null
