@@ -118,7 +118,10 @@ std::optional<ChatTemplate> ChatTemplate::from_model_dir(const fs::path& dir) {
 
 std::string ChatTemplate::label() const {
   std::string out;
-  for (const auto& [name, s] : sources_) out += (out.empty() ? "" : ", ") + s.label;
+  for (const auto& [name, s] : sources_) {
+    if (!out.empty()) out += ", ";
+    out += s.label;
+  }
   return out;
 }
 
@@ -132,7 +135,10 @@ const Template& ChatTemplate::pick(bool tools) const {
     name = "default";
   } else {
     std::string names;
-    for (const auto& [n, s] : sources_) names += (names.empty() ? "" : ", ") + n;
+    for (const auto& [n, s] : sources_) {
+      if (!names.empty()) names += ", ";
+      names += n;
+    }
     throw UserError("the model has several chat templates (" + names + ") and none named \"default\"");
   }
   auto& cached = parsed_[name];
@@ -173,6 +179,15 @@ std::string ChatTemplate::render(const ojson& messages, bool add_generation_prom
   set_var(vars, "documents", Value::none());
   set_var(vars, "add_generation_prompt", Value::boolean(add_generation_prompt));
   return pick(!tools.is_null()).render(vars);
+}
+
+std::string render_conversation(const ChatTemplate& t, const ojson& record, bool add_generation_prompt,
+                                const ojson& extra) {
+  if (record.is_array()) return t.render(record, add_generation_prompt, nullptr, extra);
+  if (!record.is_object() || !record.contains("messages"))
+    throw UserError("expected {\"messages\": [...]} or a list of messages");
+  const ojson tools = record.contains("tools") ? record["tools"] : ojson();
+  return t.render(record["messages"], add_generation_prompt, tools, extra);
 }
 
 }  // namespace lowbit::chat

@@ -46,6 +46,12 @@ class ChatTemplate {
   std::string bos_;
 };
 
+// One conversation of a chat JSONL file: {"messages": [...], "tools": [...] (optional)}, or
+// a bare list of messages. UserError if it is neither.
+std::string render_conversation(const ChatTemplate& t, const nlohmann::ordered_json& record,
+                                bool add_generation_prompt,
+                                const nlohmann::ordered_json& extra = nlohmann::ordered_json::object());
+
 // The special tokens transformers passes to templates, from tokenizer_config.json (and a
 // legacy special_tokens_map.json): bos_token, eos_token, unk_token, sep_token, pad_token,
 // cls_token, mask_token, model-specific *_token strings and extra_special_tokens entries.
