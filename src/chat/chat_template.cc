@@ -30,6 +30,11 @@ std::optional<std::string> token_text(const ojson& v) {
 const char* const kStandard[] = {"bos_token", "eos_token", "unk_token", "sep_token",
                                  "pad_token", "cls_token", "mask_token"};
 
+bool is_standard(const std::string& key) {
+  return std::find_if(std::begin(kStandard), std::end(kStandard), [&](const char* s) { return key == s; }) !=
+         std::end(kStandard);
+}
+
 void set_var(Variables& vars, const std::string& name, Value v) {
   for (auto& [k, x] : vars)
     if (k == name) {
@@ -58,9 +63,7 @@ Variables special_token_variables(const fs::path& dir) {
       if (auto t = token_text(cfg[key])) set_var(vars, key, Value::string(*t));
   // Model-specific tokens: other *_token keys holding strings, and extra_special_tokens as a dict.
   for (const auto& [k, v] : cfg.items()) {
-    const bool standard = std::find_if(std::begin(kStandard), std::end(kStandard),
-                                       [&](const char* s) { return k == s; }) != std::end(kStandard);
-    if (!standard && k.size() > 6 && k.compare(k.size() - 6, 6, "_token") == 0 && v.is_string())
+    if (!is_standard(k) && k.size() > 6 && k.compare(k.size() - 6, 6, "_token") == 0 && v.is_string())
       set_var(vars, k, Value::string(v.get<std::string>()));
   }
   if (cfg.contains("extra_special_tokens") && cfg["extra_special_tokens"].is_object())

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "chat/ops.h"
 #include "chat/text.h"
 #include "core/utf8.h"
 
@@ -93,7 +94,13 @@ void unprintable(const Value& v) {
   throw Error("cannot print a " + v.type_name() + " (Python prints its address)");
 }
 
+// Shared sublists can make a small value print as a huge text; stop before memory does.
+void check_size(const std::string& out) {
+  if (out.size() > kMaxBuild) throw Error("value too large to print");
+}
+
 void append_str(std::string& out, const Value& v, bool repr) {
+  check_size(out);
   using T = Value::Type;
   switch (v.type()) {
     case T::Undefined: out += repr ? "Undefined" : ""; return;
@@ -179,10 +186,12 @@ std::string json_key(const Value& k) {
 }
 
 void append_json(std::string& out, const Value& v, const JsonOptions& o, int level) {
+  check_size(out);
   using T = Value::Type;
   auto newline = [&](int lvl) {
     out += '\n';
     for (int i = 0; i < lvl; ++i) out += *o.indent;
+    check_size(out);
   };
   switch (v.type()) {
     case T::None: out += "null"; return;

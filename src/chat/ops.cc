@@ -97,6 +97,7 @@ Value arithmetic(BinOp op, const Value& a, const Value& b) {
         return Value::string(a.str() + b.str());
       }
       if (is_sequence(a) && is_sequence(b) && a.list_kind() == b.list_kind()) {
+        if (a.items().size() + b.items().size() > kMaxBuild / 16) throw Error("list concatenation result too large");
         std::vector<Value> out = a.items();
         out.insert(out.end(), b.items().begin(), b.items().end());
         return Value::list(std::move(out), a.list_kind());

@@ -283,7 +283,7 @@ class Parser {
       s->node = stmt::Set{std::move(target), parse_tuple(false, true, {}, false)};
       return s;
     }
-    Frame frame(*this, false);
+    Frame frame(*this, false, true);  // a buffered body: break/continue cannot leave it
     stmt::SetBlock b;
     b.target = std::move(target);
     b.filter = parse_filter(nullptr, false);
@@ -341,7 +341,7 @@ class Parser {
   StmtPtr parse_filter_block() {
     auto s = make(cur().line);
     next();
-    Frame frame(*this, false);
+    Frame frame(*this, false, true);  // a buffered body: break/continue cannot leave it
     ExprPtr filter = parse_filter(nullptr, true);
     s->node = stmt::FilterBlock{std::move(filter), parse_statements({"endfilter"}, true)};
     return s;

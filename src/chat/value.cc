@@ -1,5 +1,6 @@
 #include "chat/value.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -12,14 +13,38 @@ Value Value::undefined(std::string hint) {
   return v;
 }
 
+namespace {
+void check_depth(int depth) {
+  if (depth > kMaxNesting) throw Error("lists and dicts nested deeper than " + std::to_string(kMaxNesting));
+}
+}  // namespace
+
 Value Value::list(std::vector<Value> items, ListKind kind) {
   auto d = std::make_shared<ListData>();
+  for (const Value& v : items) d->depth = std::max(d->depth, v.depth() + 1);
+  check_depth(d->depth);
   d->items = std::move(items);
   d->kind = kind;
   return Value(Raw{}, ListPtr(std::move(d)));
 }
 
-Value Value::from_json(const nlohmann::ordered_json& j) {
+Value Value::dict(DictData d) {
+  d.depth = 1;
+  for (const auto& [k, v] : d.items) d.depth = std::max({d.depth, k.depth() + 1, v.depth() + 1});
+  check_depth(d.depth);
+  return Value(Raw{}, DictPtr(std::make_shared<const DictData>(std::move(d))));
+}
+
+int Value::depth() const {
+  if (is_list()) return std::get<ListPtr>(v_)->depth;
+  if (is_dict()) return std::get<DictPtr>(v_)->depth;
+  return 0;
+}
+
+Value Value::from_json(const nlohmann::ordered_json& j) { return from_json(j, 0); }
+
+Value Value::from_json(const nlohmann::ordered_json& j, int depth) {
+  if (depth >= kMaxNesting) throw UserError("JSON nested deeper than " + std::to_string(kMaxNesting) + " levels");
   switch (j.type()) {
     case nlohmann::ordered_json::value_t::null:
       return none();
@@ -38,13 +63,13 @@ Value Value::from_json(const nlohmann::ordered_json& j) {
     case nlohmann::ordered_json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
-      for (const auto& x : j) items.push_back(from_json(x));
+      for (const auto& x : j) items.push_back(from_json(x, depth + 1));
       return list(std::move(items));
     }
     case nlohmann::ordered_json::value_t::object: {
       DictData d;
       d.items.reserve(j.size());
-      for (const auto& [k, v] : j.items()) d.items.emplace_back(string(k), from_json(v));
+      for (const auto& [k, v] : j.items()) d.items.emplace_back(string(k), from_json(v, depth + 1));
       return dict(std::move(d));
     }
     default:
@@ -123,7 +148,21 @@ void DictData::set(Value key, Value value) {
   items.emplace_back(std::move(key), std::move(value));
 }
 
-bool equal(const Value& a, const Value& b) {
+namespace {
+
+// Work left for one top-level comparison.
+struct Budget {
+  int64_t left = 10'000'000;
+  void spend() {
+    if (--left < 0) throw Error("values too large to compare");
+  }
+};
+
+bool equal(const Value& a, const Value& b, Budget& budget);
+int compare(const Value& a, const Value& b, Budget& budget);
+
+bool equal(const Value& a, const Value& b, Budget& budget) {
+  budget.spend();
   using T = Value::Type;
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) return a.as_float() == b.as_float();
@@ -134,17 +173,20 @@ bool equal(const Value& a, const Value& b) {
     case T::Undefined: case T::None: return true;
     case T::String: return a.str() == b.str();
     case T::List: {
+      if (a.identity() == b.identity()) return true;
       const bool at = a.list_kind() == ListKind::Tuple, bt = b.list_kind() == ListKind::Tuple;
       if (at != bt || a.items().size() != b.items().size()) return false;
       for (size_t i = 0; i < a.items().size(); ++i)
-        if (!equal(a.items()[i], b.items()[i])) return false;
+        if (!equal(a.items()[i], b.items()[i], budget)) return false;
       return true;
     }
     case T::Dict: {
       if (a.dict().items.size() != b.dict().items.size()) return false;
       for (const auto& [k, v] : a.dict().items) {
-        const Value* w = b.dict().find(k);
-        if (!w || !equal(v, *w)) return false;
+        const Value* w = nullptr;
+        for (const auto& [k2, v2] : b.dict().items)
+          if (equal(k, k2, budget)) w = &v2;
+        if (!w || !equal(v, *w, budget)) return false;
       }
       return true;
     }
@@ -153,7 +195,8 @@ bool equal(const Value& a, const Value& b) {
   }
 }
 
-int compare(const Value& a, const Value& b) {
+int compare(const Value& a, const Value& b, Budget& budget) {
+  budget.spend();
   if (a.is_number() && b.is_number()) {
     if (a.is_float() || b.is_float()) {
       const double x = a.as_float(), y = b.as_float();
@@ -170,13 +213,30 @@ int compare(const Value& a, const Value& b) {
   if (a.is_list() && b.is_list() && a.list_kind() == b.list_kind() && a.list_kind() != ListKind::Iterator) {
     const auto &x = a.items(), &y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i)
-      if (!equal(x[i], y[i])) return compare(x[i], y[i]);
+      if (!equal(x[i], y[i], budget)) return compare(x[i], y[i], budget);
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
   throw Error("'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() + "'");
 }
 
-Value Object::attribute(const std::string&, Renderer&) { return Value::undefined(std::string("'") + type_name() + "' has no attribute"); }
+}  // namespace
+
+bool equal(const Value& a, const Value& b) {
+  Budget budget;
+  return equal(a, b, budget);
+}
+
+int compare(const Value& a, const Value& b) {
+  Budget budget;
+  return compare(a, b, budget);
+}
+
+Value Object::attribute(const std::string& name, Renderer&) {
+  std::string hint = "'";
+  hint += type_name();
+  hint += " object' has no attribute '" + name + "'";
+  return Value::undefined(std::move(hint));
+}
 
 Value Object::call(Renderer&, CallArgs&) { throw Error("'" + type_name() + "' object is not callable"); }
 

@@ -36,13 +36,19 @@ enum class ListKind : uint8_t {
   Iterator,  // a generator, dict view or reversed(): iterable, but Python prints no contents
 };
 
+// Lists and dicts nest at most this deep, so recursion over them (printing, comparing,
+// freeing) stays far inside the stack; real chat data nests a few levels.
+constexpr int kMaxNesting = 500;
+
 struct ListData {
   std::vector<Value> items;
   ListKind kind = ListKind::List;
+  int depth = 1;
 };
 
 struct DictData {
   std::vector<std::pair<Value, Value>> items;  // insertion order; keys are distinct
+  int depth = 1;                                // set by Value::dict
   const Value* find(const Value& key) const;
   const Value* find(const std::string& key) const;
   void set(Value key, Value value);  // replaces an equal key in place, as a Python dict does
@@ -64,8 +70,9 @@ class Value {
   static Value integer(int64_t i) { return Value(Raw{}, i); }
   static Value number(double d) { return Value(Raw{}, d); }
   static Value string(std::string s) { return Value(Raw{}, Str(std::make_shared<const std::string>(std::move(s)))); }
+  // Error past kMaxNesting levels.
   static Value list(std::vector<Value> items, ListKind kind = ListKind::List);
-  static Value dict(DictData d) { return Value(Raw{}, DictPtr(std::make_shared<const DictData>(std::move(d)))); }
+  static Value dict(DictData d);
   static Value object(Object* o) { return Value(Raw{}, o); }
   // JSON as json.loads gives it: objects keep their key order. UserError for integers past int64.
   static Value from_json(const nlohmann::ordered_json& j);
@@ -95,6 +102,7 @@ class Value {
   const void* identity() const;
 
   bool truthy() const;  // Python's bool()
+  int depth() const;    // nesting of lists and dicts: 0 for scalars
   // Python's type name as error messages show it: "str", "int", "dict", "NoneType".
   std::string type_name() const;
 
@@ -106,12 +114,15 @@ class Value {
   using ListPtr = std::shared_ptr<const ListData>;
   using DictPtr = std::shared_ptr<const DictData>;
   struct Raw {};
+  static Value from_json(const nlohmann::ordered_json& j, int depth);
   template <class T>
   Value(Raw, T v) : v_(std::move(v)) {}
   std::variant<Undef, std::nullptr_t, bool, int64_t, double, Str, ListPtr, DictPtr, Object*> v_;
 };
 
-// Python ==, and the ordering of <, <=, >, >= (Error for types Python cannot order).
+// Python ==, and the ordering of <, <=, >, >= (Error for types Python cannot order, or for
+// values so large that comparing them would run away: shared sublists can make a small
+// value a huge tree).
 bool equal(const Value& a, const Value& b);
 int compare(const Value& a, const Value& b);  // <0, 0, >0
 

@@ -137,7 +137,6 @@ def test_template_renders_as_transformers(template, smollm2, tmp_path):
             assert got.stdout[:-1] == expected, where  # each conversation is followed by one newline
             rendered += 1
     # Only shapes the template itself refuses are skipped; most must render.
-    print(f"{template.name}: {rendered} rendered, {refused} refused")
     assert rendered >= 6 and rendered > refused, (rendered, refused)
 
 

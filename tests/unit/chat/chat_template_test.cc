@@ -105,3 +105,21 @@ TEST(ChatTemplate, RenderLimitsStopRunawayTemplates) {
   EXPECT_EQ(error_of("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}"),
             "t line 1: template nested too deeply");
 }
+
+TEST(ChatTemplate, RunawayValuesAreBounded) {
+  // Each iteration nests or doubles a list: the limits stop it before the stack or memory.
+  EXPECT_EQ(error_of("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}{% endfor %}"),
+            "t line 1: lists and dicts nested deeper than 500");
+  EXPECT_EQ(error_of("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"),
+            "t line 1: list concatenation result too large");
+  // Shared sublists: a tree of 2^40 leaves in a few bytes.
+  EXPECT_EQ(error_of("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = [ns.l, ns.l] %}{% endfor %}"
+                     "{{ ns.l }}"),
+            "t line 1: value too large to print");
+  EXPECT_EQ(error_of("{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(40) %}{% set ns.a = [ns.a, ns.a] %}"
+                     "{% set ns.b = [ns.b, ns.b] %}{% endfor %}{{ ns.a == ns.b }}"),
+            "t line 1: values too large to compare");
+  EXPECT_EQ(error_of("{% for x in [1] %}{% set b %}{% break %}{% endset %}{% endfor %}"),
+            "t line 1: '{% break %}' outside of a for loop");
+  EXPECT_THROW(lowbit::chat::Value::from_json(ojson::parse(std::string(600, '[') + std::string(600, ']'))), UserError);
+}
