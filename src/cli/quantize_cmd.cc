@@ -78,7 +78,8 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   if (method == "rtn" && weighted && f.calib.empty())
     log::warn("imatrix_mse without --calib: every input channel weighs the same (as the mse observer)");
   if (method != "rtn" && f.calib.empty())
-    throw UserError("--method " + method + " needs calibration data: --calib FILE (plain text or JSONL with \"text\")");
+    throw UserError("--method " + method +
+                    " needs calibration data: --calib FILE (plain text, or JSONL with \"text\" or chat \"messages\")");
   algorithms::GptqOptions gptq;
   std::optional<pipeline::AwqConfig> awq;
   if (use_awq) awq = pipeline::awq_config(recipe, "AWQ");
@@ -109,7 +110,7 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   std::unique_ptr<pipeline::SequentialCalibration> calibrated;
   if (!f.calib.empty()) {
     const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
-    pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed};
+    pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
     pipeline::CalibrationSet set =
         pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
     log::info("calibration: " + set.description);
@@ -142,7 +143,9 @@ void register_quantize(CLI::App& app) {
                   "rtn (data-free) | gptq | awq (AWQ scales, then round-to-nearest) | awq+gptq (the last three need "
                   "--calib); default: the recipe's modifiers, else rtn")
       ->check(CLI::IsMember({"rtn", "gptq", "awq", "awq+gptq"}));
-  sub->add_option("--calib", f.calib, "Calibration data: plain text (cut into --seq-len windows) or .jsonl with \"text\"");
+  sub->add_option("--calib", f.calib,
+                  "Calibration data: plain text (cut into --seq-len windows) or .jsonl with \"text\" or chat "
+                  "\"messages\" (rendered by the model's chat template)");
   sub->add_option("--samples", f.samples, "Calibration samples")->capture_default_str();
   sub->add_option("--seq-len", f.seq_len, "Tokens per calibration sample (longer documents are truncated)")
       ->capture_default_str();
@@ -172,6 +175,8 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib calib.txt --samples 128 --seq-len 2048 \\\n"
       "      --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method awq --calib calib.txt --ignore lm_head\n"
+      "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib chats.jsonl --ignore lm_head   # "
+      "{\"messages\": [...]} lines\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"

@@ -1,15 +1,15 @@
 #include "pipeline/calibration_data.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 
+#include "chat/chat_template.h"
 #include "core/error.h"
 #include "io/file_util.h"
 
 namespace lowbit::pipeline {
-
-using nlohmann::json;
 
 namespace {
 
@@ -35,31 +35,57 @@ std::vector<std::vector<int32_t>> text_windows(const std::string& text, const to
   return out;
 }
 
-std::vector<std::vector<int32_t>> jsonl_documents(const std::string& text, const std::string& label,
-                                                  const tokenizer::Tokenizer& tok, int32_t bos, int64_t seq_len) {
-  std::vector<std::vector<int32_t>> out;
+struct Documents {
+  std::vector<std::vector<int32_t>> samples;
+  int64_t conversations = 0;  // of them rendered by the chat template
+  std::string template_label;
+};
+
+Documents jsonl_documents(const std::string& text, const std::string& label, const tokenizer::Tokenizer& tok,
+                          int32_t bos, int64_t seq_len, const std::filesystem::path& model_dir) {
+  Documents out;
+  std::optional<chat::ChatTemplate> chat;  // loaded at the first chat line
   std::istringstream in(text);
   std::string line;
   for (int64_t n = 1; std::getline(in, line); ++n) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = label + ":" + std::to_string(n);
-    json j;
+    nlohmann::ordered_json j;
     try {
-      j = json::parse(line);
-    } catch (const json::exception& e) {
+      j = nlohmann::ordered_json::parse(line);
+    } catch (const nlohmann::ordered_json::exception& e) {
       throw UserError(where + ": not valid JSON: " + e.what());
     }
     if (!j.is_object()) throw UserError(where + ": expected a JSON object per line");
-    if (j.contains("messages"))
-      throw UserError(where + ": chat \"messages\" need the model's chat template, which lowbit does not render "
-                      "yet; give plain text or JSONL with a \"text\" field");
-    if (!j.contains("text") || !j["text"].is_string()) throw UserError(where + ": no \"text\" string field");
     std::vector<int32_t> ids;
-    if (bos >= 0) ids.push_back(bos);
-    const auto t = tok.encode(j["text"].get<std::string>());
-    ids.insert(ids.end(), t.begin(), t.end());
+    if (j.contains("messages")) {
+      if (j.contains("text")) throw UserError(where + ": has both \"text\" and \"messages\"; keep one");
+      if (!chat) {
+        chat = chat::ChatTemplate::from_model_dir(model_dir);
+        if (!chat)
+          throw UserError(where + ": chat \"messages\" need the model's chat template, and " + model_dir.string() +
+                          " has none (no chat_template.jinja, no chat_template in tokenizer_config.json)");
+        out.template_label = chat->label();
+      }
+      std::string rendered;
+      try {
+        rendered = chat::render_conversation(*chat, j, false);
+      } catch (const UserError& e) {
+        throw UserError(where + ": " + e.what());
+      }
+      // As apply_chat_template(tokenize=True): the rendered text with add_special_tokens=False,
+      // so the BOS is the template's own (no second one).
+      ids = tok.encode(rendered);
+      ++out.conversations;
+    } else {
+      if (!j.contains("text") || !j["text"].is_string())
+        throw UserError(where + ": no \"text\" string field or chat \"messages\" list");
+      if (bos >= 0) ids.push_back(bos);
+      const auto t = tok.encode(j["text"].get<std::string>());
+      ids.insert(ids.end(), t.begin(), t.end());
+    }
     if (int64_t(ids.size()) > seq_len) ids.resize(size_t(seq_len));  // truncated, never left to grow
-    if (int64_t(ids.size()) >= 2) out.push_back(std::move(ids));
+    if (int64_t(ids.size()) >= 2) out.samples.push_back(std::move(ids));
   }
   return out;
 }
@@ -74,8 +100,9 @@ CalibrationSet load_calibration(const CalibrationOptions& o, const tokenizer::To
   if (text.empty()) throw UserError(label + ": empty calibration file");
   const bool jsonl = o.file.extension() == ".jsonl";
   CalibrationSet set;
-  std::vector<std::vector<int32_t>> candidates =
-      jsonl ? jsonl_documents(text, label, tok, bos, o.seq_len) : text_windows(text, tok, bos, o.seq_len);
+  Documents docs;
+  if (jsonl) docs = jsonl_documents(text, label, tok, bos, o.seq_len, o.model_dir);
+  std::vector<std::vector<int32_t>> candidates = jsonl ? std::move(docs.samples) : text_windows(text, tok, bos, o.seq_len);
   if (candidates.empty())
     throw UserError(label + ": no calibration sample (" +
                     (jsonl ? std::string("no document with text") : "fewer tokens than --seq-len " + std::to_string(o.seq_len)) +
@@ -86,7 +113,10 @@ CalibrationSet load_calibration(const CalibrationOptions& o, const tokenizer::To
   set.samples = std::move(candidates);
   for (const auto& s : set.samples) set.tokens += int64_t(s.size());
   set.sha256 = io::file_sha256(o.file);
-  set.description = std::string(jsonl ? "JSONL documents" : "plain text") + ", " + std::to_string(set.samples.size()) +
+  std::string kind = jsonl ? "JSONL documents" : "plain text";
+  if (docs.conversations > 0)
+    kind += " (" + std::to_string(docs.conversations) + " chat conversations through " + docs.template_label + ")";
+  set.description = kind + ", " + std::to_string(set.samples.size()) +
                     " samples, " + std::to_string(set.tokens) + " tokens, drawn from " + std::to_string(set.candidates) +
                     (jsonl ? " documents" : " windows of " + std::to_string(o.seq_len)) + " (seed " +
                     std::to_string(o.seed) + ")";

@@ -1,9 +1,10 @@
-// Calibration samples: token sequences a model runs through while GPTQ (and AWQ next)
-// collect statistics. From plain text (cut into seq_len-token windows), or JSONL with a
-// "text" field per line (one document per sample, truncated to seq_len: llm-compressor's
-// default of not truncating is a known out-of-memory trap). Chat "messages" need the model's
-// chat template (next). Sampling is reproducible: the candidates are shuffled with `seed`
-// and the first `samples` kept.
+// Calibration samples: token sequences a model runs through while GPTQ and AWQ collect
+// statistics. From plain text (cut into seq_len-token windows), or JSONL with a "text"
+// field or chat "messages" per line (one document per sample, truncated to seq_len:
+// llm-compressor's default of not truncating is a known out-of-memory trap). Messages are
+// rendered by the model's chat template and tokenized as apply_chat_template(tokenize=True)
+// does: no BOS added (the template writes it). Sampling is reproducible: the candidates
+// are shuffled with `seed` and the first `samples` kept.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -19,6 +20,7 @@ struct CalibrationOptions {
   int64_t samples = 128;
   int64_t seq_len = 2048;
   uint64_t seed = 42;
+  std::filesystem::path model_dir;  // whose chat template renders "messages" lines
 };
 
 struct CalibrationSet {
@@ -29,8 +31,9 @@ struct CalibrationSet {
   std::string description;    // "plain text, 128 x 2048 tokens from 161 windows"
 };
 
-// `bos` >= 0 is put first in every sample (the model's tokenizer adds it). UserError for an
-// empty or unreadable file, bad JSONL (line named), or a file with fewer tokens than one sample.
+// `bos` >= 0 is put first in every text sample (the model's tokenizer adds it). UserError for
+// an empty or unreadable file, bad JSONL (line named), chat lines without a chat template in
+// `model_dir` or that the template rejects (line named), or fewer tokens than one sample.
 CalibrationSet load_calibration(const CalibrationOptions& opts, const tokenizer::Tokenizer& tok, int32_t bos);
 
 }  // namespace lowbit::pipeline

@@ -510,3 +510,97 @@ TEST_F(Cli, AwqFromTheCommandLineAndFromRecipes) {
   EXPECT_NE(r.out.find("duo_scaling"), std::string::npos) << r.out;
   expect_no_output(bad);
 }
+
+namespace {
+// A chat template in the style of SmolLM2's: BOS-free, a default system turn.
+const char* kChatConfig = R"({"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "chat_template":
+  "{% for m in messages %}{% if loop.first and m['role'] != 'system' %}<|im_start|>system\nBe brief.<|im_end|>\n{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}{% if messages[-1].role == 'system' %}{{ raise_exception('a conversation cannot end with a system turn') }}{% endif %}"})";
+}  // namespace
+
+TEST_F(Cli, TokenizeRendersChatConversations) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  fs::path m = model(s), chat = root / "chat.jsonl";
+  io::write_text_file(m / "tokenizer_config.json", kChatConfig);
+  std::ofstream(chat) << "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}\n\n"
+                      << "[{\"role\": \"system\", \"content\": \"S\"}, {\"role\": \"user\", \"content\": \"Q\"}]\n";
+  auto r = run("tokenize " + m.string() + " --chat " + chat.string() + " --print-text --add-generation-prompt");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(r.out,
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n\n"
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n\n");
+  // Ids: one line per conversation; the byte-level tiny tokenizer gives one id per byte.
+  r = run("tokenize " + m.string() + " --chat " + chat.string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  std::string first = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n", ids;
+  for (unsigned char c : first) {
+    if (!ids.empty()) ids += ',';
+    ids += std::to_string(int(c));
+  }
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), ids);
+  EXPECT_NE(run("tokenize --help").out.find("--chat chat.jsonl"), std::string::npos);
+}
+
+TEST_F(Cli, ChatErrorsNameTheFileAndLine) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  fs::path m = model(s), chat = root / "chat.jsonl", out = root / "q";
+  std::ofstream(chat) << "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}\n";
+  // No template in the folder.
+  auto r = run("tokenize " + m.string() + " --chat " + chat.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("error: " + m.string() + ": the model has no chat template"), std::string::npos) << r.out;
+  const std::string q = "quantize " + m.string() + " -o " + out.string() +
+                        " --scheme W4A16 --ignore lm_head --progress off --method gptq --calib " + chat.string();
+  r = run(q);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("chat.jsonl:1: chat \"messages\" need the model's chat template, and " + m.string() + " has none"),
+            std::string::npos)
+      << r.out;
+  expect_no_output(out);
+  // The template itself refuses a conversation: the error names the JSONL line and the template's message.
+  io::write_text_file(m / "tokenizer_config.json", kChatConfig);
+  std::ofstream(chat, std::ios::app) << "{\"messages\": [{\"role\": \"system\", \"content\": \"S\"}]}\n";
+  r = run("tokenize " + m.string() + " --chat " + chat.string() + " --print-text");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(r.out.find("<|im_start|>"), std::string::npos) << "printed before failing: " << r.out;
+  EXPECT_NE(r.out.find("chat.jsonl:2: " + (m / "tokenizer_config.json").string() +
+                       " (chat_template) line 6: the template raised an error: a conversation cannot end with a "
+                       "system turn"),
+            std::string::npos)
+      << r.out;
+  r = run(q);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("chat.jsonl:2: "), std::string::npos) << r.out;
+  expect_no_output(out);
+  // A template Jinja cannot parse.
+  io::write_text_file(m / "chat_template.jinja", "{% for m in messages %}\n{{ m.content | no_such_filter }}{% endfor %}");
+  r = run("tokenize " + m.string() + " --chat " + chat.string() + " --print-text");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("chat_template.jinja line 2: no filter named 'no_such_filter'"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, GptqCalibratesOnChatConversations) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  fs::path m = model(s), chat = root / "chat.jsonl", out = root / "g";
+  io::write_text_file(m / "tokenizer_config.json", kChatConfig);
+  {
+    std::ofstream f(chat);
+    for (int i = 0; i < 12; ++i)
+      f << nlohmann::json{{"messages",
+                           {{{"role", "user"}, {"content", "question " + std::to_string(i)}},
+                            {{"role", "assistant"}, {"content", calibration_text(200 + 10 * size_t(i))}}}}}.dump()
+        << "\n";
+    f << nlohmann::json{{"text", calibration_text(300)}}.dump() << "\n";
+  }
+  auto r = run("quantize " + m.string() + " -o " + out.string() +
+               " --scheme W4A16 --group-size 64 --ignore lm_head --progress off --method gptq --calib " +
+               chat.string() + " --samples 8 --seq-len 128");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("calibration: JSONL documents (12 chat conversations through " +
+                       (m / "tokenizer_config.json").string() + " (chat_template)), 8 samples, 1024 tokens, drawn from "
+                       "13 documents"),
+            std::string::npos)
+      << r.out;
+}
