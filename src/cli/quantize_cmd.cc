@@ -79,7 +79,8 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
     log::warn("imatrix_mse without --calib: every input channel weighs the same (as the mse observer)");
   if (method != "rtn" && f.calib.empty())
     throw UserError("--method " + method +
-                    " needs calibration data: --calib FILE (plain text, or JSONL with \"text\" or chat \"messages\")");
+                    " needs calibration data: --calib FILE (plain text, or JSONL with \"text\" or chat \"messages\"), "
+                    "or --calib self:N (the model writes N samples itself)");
   algorithms::GptqOptions gptq;
   std::optional<pipeline::AwqConfig> awq;
   if (use_awq) awq = pipeline::awq_config(recipe, "AWQ");
@@ -109,14 +110,24 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.progress = parse_progress_mode(f.progress);
   std::unique_ptr<pipeline::SequentialCalibration> calibrated;
   if (!f.calib.empty()) {
-    const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
-    pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
-    pipeline::CalibrationSet set =
-        pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+    pipeline::CalibrationSet set;
+    if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
+      if (sub.count("--samples") && f.samples != n)
+        log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
+                  " is ignored");
+      log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
+                " tokens itself");
+      set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
+      opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
+    } else {
+      const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
+      pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
+      set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+      opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
+    }
     log::info("calibration: " + set.description);
-    opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256},
-                        {"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
-                        {"seed", f.seed}};
+    opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
+                             {"seed", f.seed}});
     calibrated = std::make_unique<pipeline::SequentialCalibration>(
         in, arch, recipe, plan, std::move(set), gptq, opts.progress,
         final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
@@ -144,8 +155,9 @@ void register_quantize(CLI::App& app) {
                   "--calib); default: the recipe's modifiers, else rtn")
       ->check(CLI::IsMember({"rtn", "gptq", "awq", "awq+gptq"}));
   sub->add_option("--calib", f.calib,
-                  "Calibration data: plain text (cut into --seq-len windows) or .jsonl with \"text\" or chat "
-                  "\"messages\" (rendered by the model's chat template)");
+                  "Calibration data: plain text (cut into --seq-len windows), .jsonl with \"text\" or chat "
+                  "\"messages\" (rendered by the model's chat template), or self:N (N samples the model writes "
+                  "itself, temperature 1)");
   sub->add_option("--samples", f.samples, "Calibration samples")->capture_default_str();
   sub->add_option("--seq-len", f.seq_len, "Tokens per calibration sample (longer documents are truncated)")
       ->capture_default_str();
@@ -177,6 +189,7 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method awq --calib calib.txt --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib chats.jsonl --ignore lm_head   # "
       "{\"messages\": [...]} lines\n"
+      "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib self:128 --seq-len 512   # no dataset\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"

@@ -1,6 +1,8 @@
 #include "engine/generate.h"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -22,6 +24,47 @@ std::vector<int32_t> greedy_generate(const Transformer& net, const std::vector<i
     if (std::find(stop_ids.begin(), stop_ids.end(), best) != stop_ids.end()) break;
     step = {best};
   }
+  return out;
+}
+
+int32_t draw_token(const float* logits, int64_t vocab, double temperature, double u) {
+  if (!(temperature > 0)) throw UserError("the sampling temperature must be > 0");
+  const float top = *std::max_element(logits, logits + vocab);
+  std::vector<double> w(static_cast<size_t>(vocab));
+  double total = 0;
+  for (int64_t i = 0; i < vocab; ++i) total += w[size_t(i)] = std::exp((double(logits[i]) - top) / temperature);
+  const double target = u * total;
+  double run = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    run += w[size_t(i)];
+    if (run > target && w[size_t(i)] > 0) return int32_t(i);
+  }
+  return int32_t(std::max_element(logits, logits + vocab) - logits);  // u rounded up to the total
+}
+
+std::vector<int32_t> sample_sequence(const Transformer& net, int32_t start, int64_t length,
+                                     const std::vector<int32_t>& stop_ids, double temperature, uint64_t seed,
+                                     const std::function<void()>& on_token) {
+  const int64_t vocab = net.arch().vocab;
+  if (start < 0 || start >= vocab) throw UserError("the start token " + std::to_string(start) + " is outside the vocabulary");
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> out{start};
+  KVCache cache;
+  std::vector<int32_t> step = out;
+  while (int64_t(out.size()) < length) {
+    check_interrupted();
+    const auto logits = net.forward(step, int64_t(step.size()) - 1, cache);
+    const double u = double(rng() >> 11) * 0x1.0p-53;  // 53 random bits: the same on every library
+    const int32_t t = draw_token(logits.data(), vocab, temperature, u);
+    out.push_back(t);
+    step = {t};
+    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end() && int64_t(out.size()) < length) {
+      out.push_back(start);  // the next document
+      step.push_back(start);
+    }
+    if (on_token) on_token();
+  }
+  out.resize(size_t(length));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/progress.h"
 #include "tokenizer/tokenizer.h"
 
 namespace lowbit::pipeline {
@@ -35,5 +36,17 @@ struct CalibrationSet {
 // an empty or unreadable file, bad JSONL (line named), chat lines without a chat template in
 // `model_dir` or that the template rejects (line named), or fewer tokens than one sample.
 CalibrationSet load_calibration(const CalibrationOptions& opts, const tokenizer::Tokenizer& tok, int32_t bos);
+
+// N of a "self:N" --calib, or 0 when `spec` names a file; UserError for "self:" with a bad N.
+int64_t self_calibration_count(const std::string& spec);
+
+// --calib self:N: `samples` sequences of `seq_len` tokens the model in `model_dir` writes itself,
+// sampled at temperature 1 from its start token (tokenizer_config's bos_token, else config's
+// bos_token_id), documents packed after each end-of-sequence token. Sample i is drawn with a
+// seed derived from (`seed`, i), so the set is reproducible. For a user with no dataset: the
+// statistics then follow what the model itself predicts (data-free calibration, as in LLM-QAT).
+// UserError when the model declares no start token.
+CalibrationSet generate_calibration(const std::filesystem::path& model_dir, int64_t samples, int64_t seq_len,
+                                    uint64_t seed, ProgressMode progress);
 
 }  // namespace lowbit::pipeline

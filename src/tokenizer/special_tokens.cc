@@ -40,6 +40,19 @@ int32_t bos_to_add(const fs::path& dir, const Tokenizer& tok, BosMode mode) {
   return id;
 }
 
+int32_t start_token(const fs::path& dir, const Tokenizer& tok) {
+  if (const int32_t id = bos_to_add(dir, tok, BosMode::Auto); id >= 0) return id;
+  const json cfg = read_json_or_null(dir / "tokenizer_config.json");
+  if (cfg.contains("bos_token")) {
+    const json& b = cfg["bos_token"];
+    const std::string bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
+    if (const int32_t id = bos.empty() ? -1 : tok.token_id(bos); id >= 0) return id;
+  }
+  const json model = read_json_or_null(dir / "config.json");
+  if (model.contains("bos_token_id") && model["bos_token_id"].is_number_integer()) return model["bos_token_id"].get<int32_t>();
+  return -1;
+}
+
 std::vector<int32_t> eos_ids(const fs::path& dir) {
   for (const char* name : {"generation_config.json", "config.json"}) {
     const json cfg = read_json_or_null(dir / name);

@@ -22,6 +22,10 @@ BosMode parse_bos_mode(const std::string& mode);
 // The id to put before a text of the model in folder `dir`, or -1 for none.
 int32_t bos_to_add(const std::filesystem::path& dir, const Tokenizer& tok, BosMode mode);
 
+// The token a document starts with, added or not: tokenizer_config.json's bos_token, else
+// config.json's bos_token_id; -1 when the model declares neither.
+int32_t start_token(const std::filesystem::path& dir, const Tokenizer& tok);
+
 // Token ids that end generation (may be empty).
 std::vector<int32_t> eos_ids(const std::filesystem::path& dir);
 
