@@ -37,9 +37,10 @@ DecoderLayer::DecoderLayer(const model::Architecture& arch, int index, const Wei
   }
 }
 
-void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs, float* out) const {
-  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
-  std::vector<float> q(size_t(T * H * d)), k(size_t(T * KV * d)), v(size_t(T * KV * d));
+void DecoderLayer::project_qkv(const float* x, const RopeTable& tab, LinearObserver* obs, std::vector<float>& q,
+                               std::vector<float>& k, std::vector<float>& v) const {
+  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim;
+  q.resize(size_t(T * H * d)), k.resize(size_t(T * KV * d)), v.resize(size_t(T * KV * d));
   q_.run(x, T, q.data(), obs);
   k_.run(x, T, k.data(), obs);
   v_.run(x, T, v.data(), obs);
@@ -49,6 +50,12 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
   }
   rope_.apply(q.data(), H, tab);
   rope_.apply(k.data(), KV, tab);
+}
+
+void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs, float* out) const {
+  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
+  std::vector<float> q, k, v;
+  project_qkv(x, tab, obs, q, k, v);
   // Keys and values of positions [0, p0 + T): this call's, after those already in `kv`.
   const int64_t p0 = kv ? tab.p0 : 0;
   const float* keys = k.data();
@@ -84,6 +91,43 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
     }
   }
   o_.run(ctx.data(), T, out, obs);
+}
+
+void DecoderLayer::forward_step(float* x, const RopeTable& tab, const std::vector<LayerKV*>& kvs) const {
+  const int64_t B = tab.tokens, D = arch_.hidden, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim,
+                group = H / KV, S = tab.p0 + 1;
+  if (int64_t(kvs.size()) != B) throw std::logic_error("forward_step: one cache per sequence");
+  std::vector<float> h(size_t(B * D)), tmp(size_t(B * D)), q, k, v;
+  input_norm(x, B, h.data());
+  project_qkv(h.data(), tab, nullptr, q, k, v);
+  for (int64_t b = 0; b < B; ++b) {
+    LayerKV& kv = *kvs[size_t(b)];
+    if (int64_t(kv.k.size()) != tab.p0 * KV * d) throw std::logic_error("forward_step: KV cache holds other positions");
+    kv.k.insert(kv.k.end(), k.begin() + b * KV * d, k.begin() + (b + 1) * KV * d);
+    kv.v.insert(kv.v.end(), v.begin() + b * KV * d, v.begin() + (b + 1) * KV * d);
+  }
+  // One query per sequence and head against its own S keys: dot products, softmax, weighted sum.
+  std::vector<float> ctx(size_t(B * H * d));
+  const float scale = 1.0f / std::sqrt(float(d));
+#pragma omp parallel
+  {
+    std::vector<float> scores(static_cast<size_t>(S));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < B * H; ++task) {
+      const int64_t b = task / H, hh = task % H, kh = hh / group;
+      const LayerKV& kv = *kvs[size_t(b)];
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, int(S), int(d), scale, kv.k.data() + kh * d, int(KV * d),
+                  q.data() + (b * H + hh) * d, 1, 0.0f, scores.data(), 1);
+      softmax_masked(scores.data(), S, S);
+      cblas_sgemv(CblasRowMajor, CblasTrans, int(S), int(d), 1.0f, kv.v.data() + kh * d, int(KV * d), scores.data(),
+                  1, 0.0f, ctx.data() + (b * H + hh) * d, 1);
+    }
+  }
+  o_.run(ctx.data(), B, tmp.data(), nullptr);
+  add_into(x, tmp.data(), B * D);
+  post_attention_norm(x, B, h.data());
+  mlp_block(h.data(), B, tmp.data(), nullptr);
+  add_into(x, tmp.data(), B * D);
 }
 
 void DecoderLayer::input_norm(const float* x, int64_t T, float* out) const {

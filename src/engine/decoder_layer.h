@@ -29,6 +29,11 @@ class DecoderLayer {
   // positions it holds, and this call's keys and values are appended. `observer` (optional)
   // sees each Linear's input and output.
   void forward(float* hidden, const RopeTable& rope, LayerKV* kv = nullptr, LinearObserver* observer = nullptr) const;
+  // One decoding step of B = rope.tokens sequences at once, one token each, all at position
+  // rope.p0 (the rows of `rope` hold that position's angles), each with its own cache in kvs[b]:
+  // hidden [B, hidden_size] in place. The projections run as [B, in] GEMMs (the weights are
+  // decoded once per step for all B), attention per sequence over its own keys.
+  void forward_step(float* hidden, const RopeTable& rope, const std::vector<LayerKV*>& kvs) const;
   int index() const { return index_; }
 
   // The parts forward() is made of, for methods that run them on their own (AWQ's search):
@@ -48,6 +53,8 @@ class DecoderLayer {
     std::unique_ptr<Linear> linear;
     void run(const float* x, int64_t tokens, float* y, LinearObserver* obs) const;
   };
+  void project_qkv(const float* x, const RopeTable& rope, LinearObserver* obs, std::vector<float>& q,
+                   std::vector<float>& k, std::vector<float>& v) const;
   void attention(const float* x, const RopeTable& rope, LayerKV* kv, LinearObserver* obs, float* out) const;
 
   const model::Architecture& arch_;

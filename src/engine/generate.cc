@@ -42,30 +42,35 @@ int32_t draw_token(const float* logits, int64_t vocab, double temperature, doubl
   return int32_t(std::max_element(logits, logits + vocab) - logits);  // u rounded up to the total
 }
 
-std::vector<int32_t> sample_sequence(const Transformer& net, int32_t start, int64_t length,
-                                     const std::vector<int32_t>& stop_ids, double temperature, uint64_t seed,
-                                     const std::function<void()>& on_token) {
+std::vector<std::vector<int32_t>> sample_sequences(const Transformer& net, int32_t start, int64_t length,
+                                                   const std::vector<int32_t>& stop_ids, double temperature,
+                                                   const std::vector<uint64_t>& seeds,
+                                                   const std::function<void()>& on_step) {
   const int64_t vocab = net.arch().vocab;
   if (start < 0 || start >= vocab) throw UserError("the start token " + std::to_string(start) + " is outside the vocabulary");
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> out{start};
-  KVCache cache;
-  std::vector<int32_t> step = out;
-  while (int64_t(out.size()) < length) {
+  const size_t B = seeds.size();
+  std::vector<std::mt19937_64> rng;
+  for (uint64_t s : seeds) rng.emplace_back(s);
+  std::vector<std::vector<int32_t>> out(B, std::vector<int32_t>{start});
+  std::vector<KVCache> caches(B);
+  std::vector<int32_t> step(B, start);
+  auto is_stop = [&](int32_t t) { return std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end(); };
+  for (int64_t pos = 1; pos < length && B > 0; ++pos) {
     check_interrupted();
-    const auto logits = net.forward(step, int64_t(step.size()) - 1, cache);
-    const double u = double(rng() >> 11) * 0x1.0p-53;  // 53 random bits: the same on every library
-    const int32_t t = draw_token(logits.data(), vocab, temperature, u);
-    out.push_back(t);
-    step = {t};
-    if (std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end() && int64_t(out.size()) < length) {
-      out.push_back(start);  // the next document
-      step.push_back(start);
+    const auto logits = net.forward_step(step, caches);
+    for (size_t b = 0; b < B; ++b) {
+      const double u = double(rng[b]() >> 11) * 0x1.0p-53;  // 53 random bits: the same on every library
+      step[b] = is_stop(step[b]) ? start : draw_token(logits.data() + int64_t(b) * vocab, vocab, temperature, u);
+      out[b].push_back(step[b]);
     }
-    if (on_token) on_token();
+    if (on_step) on_step();
   }
-  out.resize(size_t(length));
   return out;
+}
+
+std::vector<int32_t> sample_sequence(const Transformer& net, int32_t start, int64_t length,
+                                     const std::vector<int32_t>& stop_ids, double temperature, uint64_t seed) {
+  return sample_sequences(net, start, length, stop_ids, temperature, {seed})[0];
 }
 
 }  // namespace lowbit::engine

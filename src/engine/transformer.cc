@@ -59,6 +59,29 @@ std::vector<float> Transformer::forward(const std::vector<int32_t>& tokens, int6
   return logits;
 }
 
+std::vector<float> Transformer::forward_step(const std::vector<int32_t>& tokens, std::vector<KVCache>& caches) const {
+  const int64_t B = int64_t(tokens.size());
+  if (B == 0 || caches.size() != tokens.size()) throw std::logic_error("forward_step: one cache per token");
+  const int64_t p = caches[0].positions;
+  for (auto& c : caches) {
+    if (c.layers.empty()) c.layers.resize(size_t(arch_.num_layers));
+    if (c.positions != p || c.layers.size() != size_t(arch_.num_layers))
+      throw std::logic_error("forward_step: caches at different positions");
+  }
+  std::vector<float> x = embed(tokens);
+  RopeTable tab = rope(p, 1);  // every row at position p
+  tab.tokens = B;
+  const std::vector<float> c = tab.cos, s = tab.sin;
+  for (int64_t b = 1; b < B; ++b) tab.cos.insert(tab.cos.end(), c.begin(), c.end()), tab.sin.insert(tab.sin.end(), s.begin(), s.end());
+  std::vector<LayerKV*> kvs(static_cast<size_t>(B));
+  for (int i = 0; i < arch_.num_layers; ++i) {
+    for (int64_t b = 0; b < B; ++b) kvs[size_t(b)] = &caches[size_t(b)].layers[size_t(i)];
+    layer(i)->forward_step(x.data(), tab, kvs);
+  }
+  for (auto& cache : caches) ++cache.positions;
+  return head(x.data(), B);
+}
+
 std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache,
                                     LinearObserver* observer) const {
   const int64_t T = int64_t(tokens.size());

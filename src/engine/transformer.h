@@ -49,6 +49,9 @@ class Transformer {
   // The same for tokens that continue the sequence held in `cache` (positions
   // cache.positions ...); appends their keys and values to it.
   std::vector<float> forward(const std::vector<int32_t>& tokens, int64_t first_row, KVCache& cache) const;
+  // One decoding step of several sequences: tokens[b] continues the sequence in caches[b]; all
+  // caches hold the same number of positions. Logits [B, vocab]; appends to every cache.
+  std::vector<float> forward_step(const std::vector<int32_t>& tokens, std::vector<KVCache>& caches) const;
   const model::Architecture& arch() const { return arch_; }
 
  private:

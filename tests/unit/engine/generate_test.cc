@@ -67,9 +67,41 @@ TEST(SampleSequence, ReproducibleFullLengthAndFollowsTheModelDistribution) {
   const double p_best = 1.0 / z;
   int hits = 0;
   const int n = 400;
-  for (int s = 0; s < n; ++s) hits += engine::sample_sequence(*m->net, 1, 2, {}, 1.0, uint64_t(1000 + s))[1] == best;
+  std::vector<uint64_t> seeds;
+  for (int s = 0; s < n; ++s) seeds.push_back(uint64_t(1000 + s));
+  for (const auto& x : engine::sample_sequences(*m->net, 1, 2, {}, 1.0, seeds)) hits += x[1] == best;
   const double sd = std::sqrt(p_best * (1 - p_best) / n);
   EXPECT_NEAR(double(hits) / n, p_best, 5 * sd + 1e-9) << "p_best " << p_best;
+}
+
+TEST(SampleSequence, ABatchedStepGivesEachSequenceItsOwnLogits) {
+  // Three sequences with different histories, stepped together, against each one stepped alone.
+  auto m = exporter::load_model(tiny_dir());
+  const int64_t V = m->arch.vocab;
+  const std::vector<std::vector<int32_t>> prefix = {{1, 5, 9, 200, 33}, {1, 7, 7, 7, 7}, {1, 250, 3, 64, 128}};
+  std::vector<engine::KVCache> caches(3), alone(3);
+  std::vector<std::vector<float>> expected;
+  for (size_t b = 0; b < 3; ++b) {
+    m->net->forward(prefix[b], int64_t(prefix[b].size()) - 1, caches[b]);
+    m->net->forward(prefix[b], int64_t(prefix[b].size()) - 1, alone[b]);
+  }
+  const std::vector<int32_t> next = {17, 2, 299};
+  for (int step = 0; step < 3; ++step) {
+    const auto got = m->net->forward_step(next, caches);
+    ASSERT_EQ(got.size(), size_t(3 * V));
+    for (size_t b = 0; b < 3; ++b) {
+      const auto want = m->net->forward({next[b]}, 0, alone[b]);
+      float scale = 0, diff = 0;
+      for (int64_t i = 0; i < V; ++i) {
+        scale = std::max(scale, std::fabs(want[size_t(i)]));
+        diff = std::max(diff, std::fabs(want[size_t(i)] - got[size_t(int64_t(b) * V + i)]));
+      }
+      EXPECT_LE(diff, 1e-5f * scale + 1e-6f) << "sequence " << b << " step " << step;
+      EXPECT_EQ(caches[b].positions, alone[b].positions);
+    }
+  }
+  caches[1].positions += 1;  // out of step
+  EXPECT_THROW(m->net->forward_step(next, caches), std::logic_error);
 }
 
 TEST(SelfCalibration, ParsesSelfNAndGeneratesReproducibleSamples) {
