@@ -16,6 +16,14 @@ json read_json_or_null(const fs::path& p) {
   json j = json::parse(io::read_text_file(p), nullptr, false);
   return j.is_object() ? j : json();
 }
+
+// The id of tokenizer_config.json's bos_token (a string or an AddedToken object), or -1.
+int32_t bos_id(const json& cfg, const Tokenizer& tok) {
+  if (!cfg.is_object() || !cfg.contains("bos_token")) return -1;
+  const json& b = cfg["bos_token"];
+  const std::string bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
+  return bos.empty() ? -1 : tok.token_id(bos);
+}
 }  // namespace
 
 BosMode parse_bos_mode(const std::string& mode) {
@@ -28,26 +36,15 @@ BosMode parse_bos_mode(const std::string& mode) {
 int32_t bos_to_add(const fs::path& dir, const Tokenizer& tok, BosMode mode) {
   if (mode == BosMode::No) return -1;
   const json cfg = read_json_or_null(dir / "tokenizer_config.json");
-  std::string bos;
-  if (cfg.is_object() && cfg.contains("bos_token")) {
-    const json& b = cfg["bos_token"];
-    bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
-  }
   const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
   if (mode == BosMode::Auto && !add) return -1;
-  const int32_t id = bos.empty() ? -1 : tok.token_id(bos);
+  const int32_t id = bos_id(cfg, tok);
   if (id < 0) throw UserError("--bos: the tokenizer defines no BOS token");
   return id;
 }
 
 int32_t start_token(const fs::path& dir, const Tokenizer& tok) {
-  if (const int32_t id = bos_to_add(dir, tok, BosMode::Auto); id >= 0) return id;
-  const json cfg = read_json_or_null(dir / "tokenizer_config.json");
-  if (cfg.contains("bos_token")) {
-    const json& b = cfg["bos_token"];
-    const std::string bos = b.is_string() ? b.get<std::string>() : b.is_object() ? b.value("content", "") : "";
-    if (const int32_t id = bos.empty() ? -1 : tok.token_id(bos); id >= 0) return id;
-  }
+  if (const int32_t id = bos_id(read_json_or_null(dir / "tokenizer_config.json"), tok); id >= 0) return id;
   const json model = read_json_or_null(dir / "config.json");
   if (model.contains("bos_token_id") && model["bos_token_id"].is_number_integer()) return model["bos_token_id"].get<int32_t>();
   return -1;
