@@ -45,12 +45,18 @@ fuzz: deps
 
 test: check sanitize fuzz compat
 
+# The product's main job on a real model: SmolLM2-135M-Instruct (fetched once into the test
+# cache) -> W4A16 by round-to-nearest and by GPTQ on chat conversations -> both evaluated against
+# the original in one table -> a few greedy tokens from the GPTQ checkpoint.
+SHARED ?= $(CURDIR)/../shared/data
 demo: build
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	$(BUILD)/make-tiny-model $(DEMO_DIR)/tiny-llama --arch llama --hidden 512 --intermediate 1408 \
-	  --layers 4 --heads 8 --kv-heads 4 --vocab 2048 --shards 2
-	$(BUILD)/lowbit quantize $(DEMO_DIR)/tiny-llama -o $(DEMO_DIR)/tiny-llama-W4A16 --scheme W4A16 --ignore lm_head
-	$(BUILD)/lowbit inspect $(DEMO_DIR)/tiny-llama-W4A16
+	@venv="$$(scripts/compat-venv.sh)" && smol="$$($$venv/bin/python tests/fixtures/smollm2.py | tail -1)" && \
+	set -x && \
+	$(BUILD)/lowbit quantize "$$smol" -o $(DEMO_DIR)/smollm2-W4A16 --scheme W4A16 --group-size 64 --ignore lm_head \
+	  --method rtn,gptq --calib $(SHARED)/chat-calib.jsonl --samples 64 --seq-len 256 --progress lines \
+	  --eval $(SHARED)/wikitext-2-raw-test.txt --eval-chunks 8 && \
+	$(BUILD)/lowbit generate $(DEMO_DIR)/smollm2-W4A16/gptq --prompt "The capital of France is" -n 24
 
 bench: build
 	$(BUILD)/bench_quantize --gb 1.2

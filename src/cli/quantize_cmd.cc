@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "cli/commands.h"
+#include "cli/compare_methods.h"
 #include "cli/runner.h"
 #include "cli/scheme_flags.h"
 #include "core/error.h"
@@ -12,6 +13,7 @@
 #include "model/architecture.h"
 #include "pipeline/calibration_data.h"
 #include "pipeline/quantize_checkpoint.h"
+#include "pipeline/resume_state.h"
 #include "pipeline/sequential_calibration.h"
 #include "tokenizer/special_tokens.h"
 #include "tokenizer/tokenizer.h"
@@ -24,7 +26,8 @@ namespace {
 
 struct QuantizeFlags {
   std::string model, output, recipe, progress = "auto", max_shard = "5GB";
-  std::string method, calib, actorder, duo_scaling;
+  std::string method, calib, actorder, duo_scaling, eval_text;
+  int64_t eval_chunks = -1;
   int n_grid = 0;
   int64_t samples = 128, seq_len = 2048;
   uint64_t seed = 42;
@@ -33,7 +36,7 @@ struct QuantizeFlags {
   SchemeFlags s;
   int threads = 0;
   bool overwrite = false, dry_run = false;
-  bool quiet_report = false;
+  bool quiet_report = false, resume = false;
   std::vector<std::string> targets, ignore;
 };
 
@@ -54,8 +57,15 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
   return r;
 }
 
-int run(const QuantizeFlags& f, CLI::App& sub) {
+int run(QuantizeFlags f, CLI::App& sub) {
   set_threads(f.threads);
+  if (f.method.find(',') != std::string::npos) {
+    if (f.resume) throw UserError("--resume continues one method's run: run that method alone with --resume");
+    if (f.dry_run) throw UserError("--dry-run takes one method");
+    MethodComparison c{f.model, f.output, parse_method_list(f.method), f.eval_text, f.eval_chunks, f.overwrite,
+                       f.threads, shared_quantize_args()};
+    return compare_methods(c);
+  }
   quant::Recipe recipe = build_recipe(f, sub);
   std::string method = !f.method.empty() ? f.method : recipe.modifier == "GPTQModifier" ? "gptq" : "rtn";
   if (f.method.empty() && !recipe.awq.is_null()) method = method == "gptq" ? "awq+gptq" : "awq";
@@ -73,8 +83,11 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   }
   bool weighted = false;  // an observer that weighs by activations (imatrix_mse)
   for (const auto& [name, s] : recipe.config_groups) weighted |= s.weights && s.weights->observer == "imatrix_mse";
-  if (method == "rtn" && !f.calib.empty() && !weighted)
-    throw UserError("--calib is for --method gptq/awq or --observer imatrix_mse (plain round-to-nearest uses no data)");
+  if (method == "rtn" && !f.calib.empty() && !weighted) {
+    log::warn("--calib is not used: plain round-to-nearest needs no data (--method gptq/awq or --observer imatrix_mse "
+              "use it)");
+    f.calib.clear();
+  }
   if (method == "rtn" && weighted && f.calib.empty())
     log::warn("imatrix_mse without --calib: every input channel weighs the same (as the mse observer)");
   if (method != "rtn" && f.calib.empty())
@@ -109,35 +122,83 @@ int run(const QuantizeFlags& f, CLI::App& sub) {
   opts.writer.max_shard_bytes = parse_size(f.max_shard);
   opts.progress = parse_progress_mode(f.progress);
   std::unique_ptr<pipeline::SequentialCalibration> calibrated;
+  std::unique_ptr<pipeline::ResumeState> state;
+  if (std::filesystem::exists(f.output) && !f.overwrite)  // before any work (AtomicDir checks again)
+    throw UserError(f.output + ": already exists (pass --overwrite to replace it)");
+  if (f.resume && f.calib.empty()) throw UserError("--resume continues a calibrated run: it needs --calib");
   if (!f.calib.empty()) {
-    pipeline::CalibrationSet set;
-    if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
-      if (sub.count("--samples") && f.samples != n)
-        log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
-                  " is ignored");
-      log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
-                " tokens itself");
-      set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
-      opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
-    } else {
-      const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
-      pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
-      set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
-      opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
-    }
-    log::info("calibration: " + set.description);
-    opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
-                             {"seed", f.seed}});
-    calibrated = std::make_unique<pipeline::SequentialCalibration>(
-        in, arch, recipe, plan, std::move(set), gptq, opts.progress,
-        final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
-                               : pipeline::SequentialCalibration::Method::Rtn,
-        awq);
-    opts.quantizer = calibrated.get();
+    const int64_t self_n = pipeline::self_calibration_count(f.calib);
+    const nlohmann::json source = self_n > 0 ? nlohmann::json{{"self", self_n}, {"seq_len", f.seq_len}, {"seed", f.seed}}
+                                             : nlohmann::json{{"file", io::file_sha256(f.calib)},
+                                                              {"samples", f.samples},
+                                                              {"seq_len", f.seq_len},
+                                                              {"seed", f.seed}};
+    const std::string method_name = use_awq ? (final_method == "gptq" ? "awq+gptq" : "awq") : final_method;
+    state = std::make_unique<pipeline::ResumeState>(pipeline::resume_dir_for(f.output),
+                                                    pipeline::resume_job(in, recipe, method_name, source), f.resume);
   }
-  const auto sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
+  pipeline::QuantizeSummary sum;
+  try {
+    if (state && state->has_calibration()) {
+      pipeline::CalibrationSet set = state->load_calibration(opts.calibration);
+      log::info("calibration: " + set.description + " (from the resume state)");
+      calibrated = std::make_unique<pipeline::SequentialCalibration>(
+          in, arch, recipe, plan, std::move(set), gptq, opts.progress,
+          final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
+                                 : pipeline::SequentialCalibration::Method::Rtn,
+          awq, state.get());
+      opts.quantizer = calibrated.get();
+    } else if (!f.calib.empty()) {
+      pipeline::CalibrationSet set;
+      try {
+        if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
+          if (sub.count("--samples") && f.samples != n)
+            log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
+                      " is ignored");
+          log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
+                    " tokens itself");
+          set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
+          opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
+        } else {
+          const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
+          pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
+          set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+          opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
+        }
+        log::info("calibration: " + set.description);
+        opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
+                                 {"seed", f.seed}});
+        state->save_calibration(set, opts.calibration);
+      } catch (...) {
+        state->remove();  // no calibration, nothing to resume
+        throw;
+      }
+      calibrated = std::make_unique<pipeline::SequentialCalibration>(
+          in, arch, recipe, plan, std::move(set), gptq, opts.progress,
+          final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
+                                 : pipeline::SequentialCalibration::Method::Rtn,
+          awq, state.get());
+      opts.quantizer = calibrated.get();
+    }
+    sum = pipeline::quantize_checkpoint(in, arch, recipe, plan, opts);
+  } catch (const UserError&) {
+    if (!state || !std::filesystem::exists(state->dir())) throw;
+    if (state->layers_done() == 0 && pipeline::self_calibration_count(f.calib) == 0)
+      state->remove();  // nothing worth keeping: the data is read again in seconds
+    else
+      log::info("the finished layers (" + std::to_string(state->layers_done()) + ") are kept in " +
+                state->dir().string() + ": run the same command with --resume to continue from there");
+    throw;
+  }
+  if (state) state->remove();
   if (!f.quiet_report) std::printf("%s", pipeline::error_table(sum, f.output).c_str());
   std::printf("%s", pipeline::summary_line(sum, f.output).c_str());
+  if (!f.eval_text.empty()) {
+    std::vector<std::string> e{"eval", f.output, "--base", f.model, "--text", f.eval_text};
+    if (f.eval_chunks > 0) e.insert(e.end(), {"--chunks", std::to_string(f.eval_chunks)});
+    if (f.threads > 0) e.insert(e.end(), {"--threads", std::to_string(f.threads)});
+    return run_lowbit(e).rc;
+  }
   return 0;
 }
 
@@ -152,8 +213,20 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--recipe", f.recipe, "llm-compressor recipe YAML (QuantizationModifier, GPTQModifier, AWQModifier)");
   sub->add_option("--method", f.method,
                   "rtn (data-free) | gptq | awq (AWQ scales, then round-to-nearest) | awq+gptq (the last three need "
-                  "--calib); default: the recipe's modifiers, else rtn")
-      ->check(CLI::IsMember({"rtn", "gptq", "awq", "awq+gptq"}));
+                  "--calib); default: the recipe's modifiers, else rtn. A list (rtn,gptq,awq) writes one checkpoint "
+                  "per method into the output folder and compares them (with --eval)")
+      ->check([](const std::string& v) {
+        try {
+          parse_method_list(v);
+        } catch (const UserError& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      });
+  sub->add_option("--eval", f.eval_text,
+                  "Then evaluate against the original on this text (PPL, KLD, same top token); with a method list, "
+                  "one table");
+  sub->add_option("--eval-chunks", f.eval_chunks, "With --eval: only the first N chunks of 512 tokens");
   sub->add_option("--calib", f.calib,
                   "Calibration data: plain text (cut into --seq-len windows), .jsonl with \"text\" or chat "
                   "\"messages\" (rendered by the model's chat template), or self:N (N samples the model writes "
@@ -173,6 +246,9 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
   sub->add_flag("--overwrite", f.overwrite, "Replace the output folder if it exists");
+  sub->add_flag("--resume", f.resume,
+                "Continue an interrupted calibrated run from its last finished layer (state in OUTPUT.lowbit-resume; "
+                "same command otherwise)");
   sub->add_flag("--dry-run", f.dry_run, "Print which modules would be quantized and stop");
   sub->add_flag("--no-report", f.quiet_report,
                 "Do not print the per-module error table (it is still written to quantization_report.json)");
@@ -190,6 +266,8 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib chats.jsonl --ignore lm_head   # "
       "{\"messages\": [...]} lines\n"
       "  lowbit quantize ./model -o ./out --scheme W4A16 --method gptq --calib self:128 --seq-len 512   # no dataset\n"
+      "  lowbit quantize ./model -o ./cmp --scheme W4A16 --method rtn,gptq,awq --calib calib.txt --eval wiki.test.raw \\\n"
+      "      --ignore lm_head   # one checkpoint per method and one table\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"

@@ -22,6 +22,8 @@ void install_interrupt_handlers() {
 
 bool interrupted() { return g_flag != 0; }
 
+void request_interrupt() { g_flag = 1; }
+
 void check_interrupted() {
   if (g_flag) throw Interrupted();
 }

@@ -7,5 +7,6 @@ namespace lowbit {
 void install_interrupt_handlers();
 bool interrupted();
 void check_interrupted();  // throws Interrupted
+void request_interrupt();  // as if SIGINT arrived (tests)
 
 }  // namespace lowbit

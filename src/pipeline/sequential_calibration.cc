@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/error.h"
 #include "core/interrupt.h"
@@ -155,17 +156,22 @@ algorithms::GptqOptions prepare_gptq_recipe(quant::Recipe& recipe, const std::st
 
 SequentialCalibration::SequentialCalibration(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
                                const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
-                               ProgressMode progress, Method method, std::optional<AwqConfig> awq)
+                               ProgressMode progress, Method method, std::optional<AwqConfig> awq, ResumeState* state)
     : in_(in), arch_(arch), recipe_(recipe), plan_(plan), set_(std::move(samples)), options_(options), method_(method),
-      awq_(std::move(awq)), source_(in, arch) {
+      awq_(std::move(awq)), source_(in, arch), state_(state) {
   net_ = std::make_unique<engine::Transformer>(arch_, source_, engine::Residency::OneLayer);
-  for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
+  const int resumed = state_ ? int(std::min<int64_t>(state_->layers_done(), arch_.num_layers)) : 0;
+  if (resumed == 0)
+    for (const auto& s : set_.samples) hidden_.push_back(to_bf16(net_->embed(s)));
+  else
+    log::info("resuming: layers 0-" + std::to_string(resumed - 1) + " of " + std::to_string(arch_.num_layers) +
+              " were finished (" + state_->dir().string() + ")");
   uint64_t passes = method_ == Method::Gptq || awq_ ? 2 : 1;
   // AWQ's search runs each sample once more per mapping (every candidate scored on it).
   if (awq_) passes += resolve_awq_mappings(arch_, 0, *awq_, plan_, nullptr).size();
-  progress_ = std::make_unique<Progress>(awq_ ? "awq" : method_ == Method::Gptq ? "gptq" : "calibrate",
-                                         uint64_t(arch_.num_layers),
-                                         uint64_t(arch_.num_layers) * passes * uint64_t(set_.samples.size()), progress,
+  const uint64_t left = uint64_t(arch_.num_layers - resumed);  // layers read back cost nothing to count
+  progress_ = std::make_unique<Progress>(awq_ ? "awq" : method_ == Method::Gptq ? "gptq" : "calibrate", left,
+                                         left * passes * uint64_t(set_.samples.size()), progress,
                                          "layers", "sample passes");
 }
 
@@ -177,7 +183,33 @@ const quant::QuantArgs* SequentialCalibration::args_of(const model::Module& m) c
   return &*recipe_.config_groups[size_t(c->group)].second.weights;
 }
 
+void SequentialCalibration::restore_layer(int i) {
+  LayerResult r = state_->load_layer(i);
+  done_ = std::move(r.modules);
+  for (auto& [name, bytes] : r.dense) folded_dense_[name] = std::move(bytes);
+  for (auto& a : r.awq) awq_results_.push_back(std::move(a));
+  if (i + 1 == state_->layers_done()) {
+    hidden_ = state_->load_hidden(i, arch_.hidden);
+    if (hidden_.size() != set_.samples.size())
+      throw UserError(state_->dir().string() + ": damaged resume state (" + std::to_string(hidden_.size()) +
+                      " hidden states for " + std::to_string(set_.samples.size()) + " samples)");
+  }
+  if (i + 1 == arch_.num_layers) progress_->finish();
+}
+
+void SequentialCalibration::save_layer(int i, const std::vector<std::string>& dense_names, size_t awq_first) {
+  LayerResult r;
+  r.modules = done_;
+  for (const auto& n : dense_names) r.dense[n] = folded_dense_.at(n);
+  r.awq.assign(awq_results_.begin() + std::ptrdiff_t(awq_first), awq_results_.end());
+  state_->save_layer(i, r, hidden_, arch_.hidden);
+  // A test hook: behave as if Ctrl-C came right after layer N was saved.
+  if (const char* k = std::getenv("LOWBIT_TEST_INTERRUPT_AFTER_LAYER"); k && std::atoi(k) == i) request_interrupt();
+}
+
 void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, float>& shared_amax) {
+  if (state_ && i < state_->layers_done()) return restore_layer(i);
+  const size_t awq_first = awq_results_.size();
   // 1. The original layer, and which Linears of it get a Hessian (one per distinct input).
   std::vector<const model::Module*> targets;
   HessianCollector collect(method_ == Method::Rtn);
@@ -274,13 +306,16 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     }
   }
   // The folded tensors the checkpoint writes dense (norms, biases, Linears left unquantized).
+  std::vector<std::string> dense_names;
   for (auto& [name, bytes] : smoothed.take_changed()) {
     const std::string path = name.substr(0, name.rfind('.'));
     if (name.ends_with(".weight") && done_.count(path)) continue;
     folded_dense_[name] = std::move(bytes);
+    dense_names.push_back(name);
   }
   for (const auto& m : arch_.modules)
     if (m.layer == i) source_.release(m);
+  if (state_) save_layer(i, dense_names, awq_first);
   progress_->advance(1, 0);
   if (i + 1 == arch_.num_layers) progress_->finish();
 }

@@ -20,6 +20,7 @@
 #include "export/checkpoint_weights.h"
 #include "pipeline/awq_layer.h"
 #include "pipeline/calibration_data.h"
+#include "pipeline/resume_state.h"
 #include "pipeline/weight_quantizer.h"
 #include "quant/plan.h"
 
@@ -38,11 +39,13 @@ class SequentialCalibration : public WeightQuantizer {
  public:
   enum class Method { Gptq, Rtn };
   // `in`, `arch`, `plan` and `recipe` must outlive this. Embeds the samples now.
-  // `awq`: run AWQ's scale search and folds before quantizing each layer.
+  // `awq`: run AWQ's scale search and folds before quantizing each layer. `state` (optional,
+  // must outlive this): layers it has finished are read back instead of calibrated again, and
+  // each layer calibrated now is saved to it.
   SequentialCalibration(const io::ModelDir& in, const model::Architecture& arch, const quant::Recipe& recipe,
                         const quant::Plan& plan, CalibrationSet samples, algorithms::GptqOptions options,
                         ProgressMode progress = ProgressMode::Auto, Method method = Method::Gptq,
-                        std::optional<AwqConfig> awq = std::nullopt);
+                        std::optional<AwqConfig> awq = std::nullopt, ResumeState* state = nullptr);
   ~SequentialCalibration() override;
   // Calibrates the module's layer first if it has not been (layers in order; lm_head last).
   QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
@@ -57,6 +60,8 @@ class SequentialCalibration : public WeightQuantizer {
 
  private:
   void calibrate_layer(int layer, const std::map<std::string, float>& shared_amax);
+  void restore_layer(int layer);  // from state_
+  void save_layer(int layer, const std::vector<std::string>& dense_names, size_t awq_first);
   void calibrate_through(int layer, const std::map<std::string, float>& shared_amax);
   void calibrate_head(const std::map<std::string, float>& shared_amax);
   const quant::QuantArgs* args_of(const model::Module& m) const;
@@ -78,6 +83,7 @@ class SequentialCalibration : public WeightQuantizer {
   bool head_done_ = false;
   std::map<std::string, QuantizedModule> done_;  // the current layer's results, handed out once
   std::unique_ptr<Progress> progress_;
+  ResumeState* state_ = nullptr;
 };
 
 }  // namespace lowbit::pipeline

@@ -426,6 +426,113 @@ TEST_F(Cli, SelfCalibrationNeedsNoDataset) {
   EXPECT_FALSE(fs::exists(root / "bad"));
 }
 
+// Every file of folder `a` has the same bytes in folder `b`, and `b` has no others.
+void expect_same_files(const fs::path& a, const fs::path& b) {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(a)) {
+    ++n;
+    ASSERT_TRUE(fs::exists(b / e.path().filename())) << e.path().filename();
+    EXPECT_EQ(io::file_sha256(e.path()), io::file_sha256(b / e.path().filename())) << e.path().filename();
+  }
+  EXPECT_EQ(n, size_t(std::distance(fs::directory_iterator(b), fs::directory_iterator())));
+}
+
+TEST_F(Cli, InterruptedCalibrationResumesToTheSameBytes) {
+  // Killed after layer k, then --resume: the same checkpoint as one uninterrupted run.
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  s.layers = 4;
+  fs::path m = model(s), calib = root / "calib.txt";
+  std::ofstream(calib) << calibration_text(40000);
+  const std::string text = " --calib " + calib.string() + " --samples 6 --seq-len 64";
+  for (const std::string& how : {"--method gptq" + text, "--method awq --observer imatrix_mse" + text,
+                                std::string("--method gptq --calib self:3 --seq-len 32")}) {
+    SCOPED_TRACE(how);
+    const std::string q = "quantize " + m.string() + " --scheme W4A16 --group-size 64 --ignore lm_head --progress off "
+                          "--no-report " + how + " -o ";
+    const fs::path whole = root / "whole", part = root / "part", state = root / "part.lowbit-resume";
+    fs::remove_all(whole), fs::remove_all(part), fs::remove_all(state);
+    auto r = run(q + whole.string());
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_FALSE(fs::exists(root / "whole.lowbit-resume"));  // a finished run leaves no state
+    r = run_shell("LOWBIT_TEST_INTERRUPT_AFTER_LAYER=1 " + std::string(LOWBIT_BINARY) + " " + q + part.string() + " 2>&1");
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("interrupted"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("run the same command with --resume"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(part));
+    EXPECT_TRUE(fs::exists(state / "layer-1.safetensors"));
+    EXPECT_FALSE(fs::exists(state / "layer-2.safetensors"));
+    // Without --resume the unfinished run is never silently thrown away.
+    r = run(q + part.string());
+    EXPECT_EQ(r.rc, 2) << r.out;
+    EXPECT_NE(r.out.find("holds an unfinished run (2 layer(s) done): add --resume"), std::string::npos) << r.out;
+    // Another job cannot continue it.
+    if (how.find("gptq") != std::string::npos) {
+      r = run(q + part.string() + " --resume --dampening-frac 0.02");
+      EXPECT_EQ(r.rc, 2) << r.out;
+      EXPECT_NE(r.out.find("is another job (recipe differs)"), std::string::npos) << r.out;
+    }
+    r = run(q + part.string() + " --resume");
+    ASSERT_EQ(r.rc, 0) << r.out;
+    EXPECT_NE(r.out.find("resuming: layers 0-1 of 4 were finished"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("(from the resume state)"), std::string::npos) << r.out;
+    EXPECT_FALSE(fs::exists(state));
+    expect_same_files(whole, part);
+  }
+  // --resume with nothing to resume starts afresh; without calibration it means nothing.
+  auto r = run("quantize " + m.string() + " --scheme W4A16 --progress off --no-report --method gptq --seq-len 64 "
+               "--samples 4 --resume --calib " + calib.string() + " -o " + (root / "fresh").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("nothing to resume"), std::string::npos) << r.out;
+  r = run("quantize " + m.string() + " --scheme W4A16 --resume -o " + (root / "rtn").string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("--resume continues a calibrated run: it needs --calib"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, MethodListWritesOneCheckpointPerMethodAndOneTable) {
+  fixtures::TinyModelSpec s;
+  s.tokenizer = true;
+  fs::path m = model(s), calib = root / "calib.txt", out = root / "cmp";
+  std::ofstream(calib) << calibration_text(40000);
+  const std::string q = "quantize " + m.string() + " --scheme W4A16 --group-size 64 --ignore lm_head --progress off "
+                        "--no-report --calib " + calib.string() + " --samples 4 --seq-len 64 --threads 1 -o " +
+                        out.string();
+  auto r = run(q + " --method rtn,gptq --eval " + calib.string() + " --eval-chunks 2");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("=== --method gptq ==="), std::string::npos) << r.out;
+  const auto c = nlohmann::json::parse(io::read_text_file(out / "comparison.json"));
+  ASSERT_EQ(c["methods"].size(), 2u);
+  EXPECT_EQ(c["original"]["bits_per_weight"], 16.0);
+  for (const auto& row : c["methods"]) {
+    SCOPED_TRACE(row.dump());
+    EXPECT_DOUBLE_EQ(row["bits_per_weight"].get<double>(), 4.25);  // 4-bit codes + a BF16 scale per 64
+    EXPECT_GT(row["mean_kld"].get<double>(), 0);
+    EXPECT_GT(row["seconds"].get<double>(), 0);
+    EXPECT_GT(row["peak_rss_bytes"].get<double>(), 1e6);
+    EXPECT_NEAR(row["delta_ppl"].get<double>(), row["ppl"].get<double>() - c["original"]["ppl"].get<double>(), 1e-9);
+    const std::string method = row["method"];
+    EXPECT_EQ(nlohmann::json::parse(io::read_text_file(out / method / "quantization_report.json"))["method"], method);
+  }
+  EXPECT_NE(io::read_text_file(out / "comparison.txt").find("gptq"), std::string::npos);
+  EXPECT_NE(r.out.find("mean KLD"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out / "rtn.eval.json"));
+  // The rows are the same checkpoints a single-method run writes (with as many threads: BLAS
+  // sums in another order with another thread count).
+  ASSERT_EQ(run("quantize " + m.string() + " --scheme W4A16 --group-size 64 --ignore lm_head --progress off --no-report "
+                "--calib " + calib.string() + " --samples 4 --seq-len 64 --threads 1 --method gptq -o " + (root / "one").string())
+                .rc,
+            0);
+  EXPECT_EQ(io::file_sha256(out / "gptq" / "model.safetensors"), io::file_sha256(root / "one" / "model.safetensors"));
+  // A failing method leaves nothing; unknown methods are refused up front.
+  r = run("quantize " + m.string() + " --scheme W8A16 --strategy tensor --progress off --calib " + calib.string() +
+          " --samples 4 --seq-len 64 -o " + (root / "cmp2").string() + " --method rtn,awq");  // AWQ refuses this scheme
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_FALSE(fs::exists(root / "cmp2"));
+  r = run(q + "3 --method rtn,foo");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("unknown method 'foo'"), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, GptqNeedsUsableCalibrationData) {
   fixtures::TinyModelSpec s;
   s.tokenizer = true;
@@ -438,8 +545,11 @@ TEST_F(Cli, GptqNeedsUsableCalibrationData) {
   r = run(q + "--method gptq --calib " + calib.string() + " --seq-len 64");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("fewer tokens than --seq-len 64"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(root / "g.lowbit-resume"));  // a run that never calibrated leaves no state
   r = run(q + "--calib " + calib.string());
-  EXPECT_EQ(r.rc, 2);  // --calib without a method that uses it
+  EXPECT_EQ(r.rc, 0) << r.out;  // --calib without a method that uses it: said, then ignored
+  EXPECT_NE(r.out.find("--calib is not used: plain round-to-nearest needs no data"), std::string::npos) << r.out;
+  fs::remove_all(out);
   std::ofstream(jsonl) << "{\"text\": \"fine\"}\n{\"text\": 3}\n";
   r = run(q + "--method gptq --calib " + jsonl.string());
   EXPECT_EQ(r.rc, 2);
