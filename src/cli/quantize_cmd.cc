@@ -139,39 +139,35 @@ int run(QuantizeFlags f, CLI::App& sub) {
   }
   pipeline::QuantizeSummary sum;
   try {
-    if (state && state->has_calibration()) {
-      pipeline::CalibrationSet set = state->load_calibration(opts.calibration);
-      log::info("calibration: " + set.description + " (from the resume state)");
-      calibrated = std::make_unique<pipeline::SequentialCalibration>(
-          in, arch, recipe, plan, std::move(set), gptq, opts.progress,
-          final_method == "gptq" ? pipeline::SequentialCalibration::Method::Gptq
-                                 : pipeline::SequentialCalibration::Method::Rtn,
-          awq, state.get());
-      opts.quantizer = calibrated.get();
-    } else if (!f.calib.empty()) {
+    if (state) {
       pipeline::CalibrationSet set;
-      try {
-        if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
-          if (sub.count("--samples") && f.samples != n)
-            log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
-                      " is ignored");
-          log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
-                    " tokens itself");
-          set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
-          opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
-        } else {
-          const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
-          pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
-          set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
-          opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
+      if (state->has_calibration()) {
+        set = state->load_calibration(opts.calibration);
+        log::info("calibration: " + set.description + " (from the resume state)");
+      } else {
+        try {
+          if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
+            if (sub.count("--samples") && f.samples != n)
+              log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
+                        " is ignored");
+            log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
+                      " tokens itself");
+            set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
+            opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
+          } else {
+            const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
+            pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
+            set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+            opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
+          }
+          log::info("calibration: " + set.description);
+          opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
+                                   {"seed", f.seed}});
+          state->save_calibration(set, opts.calibration);
+        } catch (...) {
+          state->remove();  // no calibration, nothing to resume
+          throw;
         }
-        log::info("calibration: " + set.description);
-        opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
-                                 {"seed", f.seed}});
-        state->save_calibration(set, opts.calibration);
-      } catch (...) {
-        state->remove();  // no calibration, nothing to resume
-        throw;
       }
       calibrated = std::make_unique<pipeline::SequentialCalibration>(
           in, arch, recipe, plan, std::move(set), gptq, opts.progress,
