@@ -25,8 +25,7 @@ using quant::QuantArgs;
 GptqOptions::ActOrder gptq_actorder(const QuantArgs& a, const std::string& where) {
   if (!a.actorder) return GptqOptions::ActOrder::None;
   if (*a.actorder == "static" || *a.actorder == "weight") return GptqOptions::ActOrder::Static;
-  throw UserError(where + ": actorder " + *a.actorder + " (groups in activation order, weight_g_idx) is not supported "
-                  "yet; use actorder static (the same sweep order, groups kept in column order) or null");
+  throw UserError(quant::actorder_group_removed(where));
 }
 
 namespace {

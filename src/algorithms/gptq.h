@@ -3,7 +3,7 @@
 // round-to-nearest's, bit-identical to compressed-tensors'); columns are quantized in
 // blocks of `block_size` with the error fed forward through the upper Cholesky factor of
 // the damped inverse Hessian; actorder "static" sweeps columns by descending diag(H) while
-// groups keep their original columns (no g_idx). A pure function of the weight, the Hessian
+// groups keep their original columns (no g_idx: "group" was removed upstream). A pure function of the weight, the Hessian
 // and the args.
 #pragma once
 #include <cstdint>
@@ -31,7 +31,8 @@ struct GptqResult {
 };
 
 // The actorder a QuantArgs asks for: null -> None, "static"/"weight" -> Static; "group"/"dynamic"
-// (groups in permuted order with weight_g_idx) is a UserError until the decoder reads g_idx.
+// (groups in permuted order with weight_g_idx) is a UserError: compressed-tensors removed it
+// (quant::actorder_group_removed).
 GptqOptions::ActOrder gptq_actorder(const quant::QuantArgs& args, const std::string& where);
 
 // `w` is [rows, cols] in `dtype`; `hessian` is [cols, cols] float32, row-major, symmetric:

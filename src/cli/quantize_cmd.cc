@@ -233,7 +233,7 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--seed", f.seed, "Seed for drawing the calibration samples")->capture_default_str();
   sub->add_option("--dampening-frac", f.dampening_frac, "GPTQ: fraction of mean(diag H) added to the diagonal (0.01)");
   sub->add_option("--block-size", f.block_size, "GPTQ: columns per lazy batch update (128)");
-  sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation) | none")
+  sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation; = weight) | none")
       ->check(CLI::IsMember({"static", "weight", "none"}));
   sub->add_option("--duo-scaling", f.duo_scaling,
                   "AWQ: scales from activations and weights (true, default) | activations only (false) | both")

@@ -69,8 +69,8 @@ QuantLayout read_quantized_layout(const io::ModelDir& dir, const std::string& m,
   if (!f) throw UserError(dir.path().string() + ": module " + m + ": no compressed-tensors format lowbit reads stores its scheme");
   for (const char* suffix : quant::unsupported_weight_suffixes())
     if (dir.find(m + "." + suffix))
-      throw UserError(dir.path().string() + ": tensor " + m + "." + suffix + " is not supported yet (lowbit cannot " +
-                      "decode activation-reordered weights)");
+      throw UserError(quant::actorder_group_removed(dir.path().string() + ": tensor " + m + "." + suffix) +
+                      " (lowbit does not decode such legacy checkpoints)");
   // The weight's shape: weight_shape where the format writes one, else the codes tensor's.
   int64_t n = 0, k = 0;
   if (f->shape_tensor) {

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -63,8 +64,19 @@ Documents jsonl_documents(const std::string& text, const std::string& label, con
     }
     if (!j.is_object()) throw UserError(where + ": expected a JSON object per line");
     std::vector<int32_t> ids;
-    if (j.contains("messages")) {
-      if (j.contains("text")) throw UserError(where + ": has both \"text\" and \"messages\"; keep one");
+    if (int(j.contains("text")) + int(j.contains("messages")) + int(j.contains("input_ids")) > 1)
+      throw UserError(where + ": has more than one of \"text\", \"messages\" and \"input_ids\"; keep one");
+    if (j.contains("input_ids")) {
+      // Pre-tokenized, as a tokenized Hugging Face dataset row: used as is (no BOS added), so two
+      // tools can be fed the very same tokens.
+      const auto& a = j["input_ids"];
+      if (!a.is_array()) throw UserError(where + ": \"input_ids\" must be a list of token ids");
+      for (const auto& v : a) {
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+          throw UserError(where + ": \"input_ids\" holds " + v.dump() + ", not a token id (an integer >= 0)");
+        ids.push_back(int32_t(v.get<int64_t>()));
+      }
+    } else if (j.contains("messages")) {
       if (!chat) {
         chat = chat::ChatTemplate::from_model_dir(model_dir);
         if (!chat)
@@ -84,7 +96,7 @@ Documents jsonl_documents(const std::string& text, const std::string& label, con
       ++out.conversations;
     } else {
       if (!j.contains("text") || !j["text"].is_string())
-        throw UserError(where + ": no \"text\" string field or chat \"messages\" list");
+        throw UserError(where + ": no \"text\" string field, chat \"messages\" list or \"input_ids\" list");
       if (bos >= 0) ids.push_back(bos);
       const auto t = tok.encode(j["text"].get<std::string>());
       ids.insert(ids.end(), t.begin(), t.end());

@@ -1,6 +1,6 @@
 // Calibration samples: token sequences a model runs through while GPTQ and AWQ collect
 // statistics. From plain text (cut into seq_len-token windows), or JSONL with a "text"
-// field or chat "messages" per line (one document per sample, truncated to seq_len:
+// field, chat "messages" or pre-tokenized "input_ids" per line (one document per sample, truncated to seq_len:
 // llm-compressor's default of not truncating is a known out-of-memory trap). Messages are
 // rendered by the model's chat template and tokenized as apply_chat_template(tokenize=True)
 // does: no BOS added (the template writes it). Sampling is reproducible: the candidates

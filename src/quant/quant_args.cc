@@ -55,6 +55,14 @@ std::string to_string(Strategy s) {
 }
 
 bool QuantArgs::is_dynamic() const { return !(dynamic.is_boolean() && !dynamic.get<bool>()); }
+bool QuantArgs::actorder_group() const { return actorder && (*actorder == "group" || *actorder == "dynamic"); }
+
+std::string actorder_group_removed(const std::string& where) {
+  return where + ": actorder group (groups in activation order, weight_g_idx) was removed from compressed-tensors "
+         "and llm-compressor in 2026-08: compressed-tensors now rejects a config that has it, so vLLM and "
+         "transformers could not load the checkpoint. Use actorder static (= weight: the same GPTQ sweep order, "
+         "groups kept in column order) or null";
+}
 
 int QuantArgs::qmax() const {
   return (1 << (num_bits - 1)) - 1;

@@ -17,6 +17,11 @@ std::string to_string(QType t);
 std::string to_string(Strategy s);
 Strategy parse_strategy(const std::string& name, const std::string& where);  // UserError if unknown
 
+// Why actorder group is refused: compressed-tensors (0.19, 2026-08) and llm-compressor (0.14)
+// removed it, and today's compressed-tensors rejects a config that has it, so vLLM and
+// transformers could not load such a checkpoint. `where` names the recipe or tensor.
+std::string actorder_group_removed(const std::string& where);
+
 struct QuantArgs {
   int num_bits = 8;
   QType type = QType::Int;
@@ -36,6 +41,7 @@ struct QuantArgs {
   bool restricted_range = false;
 
   bool is_dynamic() const;  // dynamic true or "local": scales computed at run time
+  bool actorder_group() const;  // "group"/"dynamic": groups in activation order (weight_g_idx)
   int qmin() const;  // signed integer range for int types
   int qmax() const;
   bool operator==(const QuantArgs&) const = default;

@@ -229,8 +229,7 @@ void check_supported(const QuantScheme& s, const std::string& where) {
   if (s.output_activations) throw UserError(where + ": output activation quantization is not supported");
   const QuantArgs& w = *s.weights;
   if (w.is_dynamic()) throw UserError(where + ": weights cannot be dynamic");
-  if (w.actorder && (*w.actorder == "group" || *w.actorder == "dynamic"))
-    throw UserError(where + ": actorder group needs GPTQ, which is not implemented yet");
+  if (w.actorder_group()) throw UserError(actorder_group_removed(where));
   if (!is_minmax(w.observer) && !is_mse(w.observer))
     throw UserError(where + ": observer '" + *w.observer + "' is not supported (minmax, mse, imatrix_mse)");
   if (is_mse(w.observer) && (w.type != QType::Int || (w.strategy != Strategy::Channel && w.strategy != Strategy::Group)))

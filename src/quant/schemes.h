@@ -86,8 +86,8 @@ std::vector<ModuleTensor> module_tensors(const QuantScheme& s, const QuantLayout
 // Linear (weights and activations, those lowbit writes and those it only reads past).
 std::span<const char* const> compressed_tensor_suffixes();
 bool is_compressed_tensor_suffix(const std::string& suffix);
-// Suffixes lowbit reads no meaning from yet and must refuse rather than ignore (they change
-// how the weight decodes): weight_g_idx (activation reordering).
+// Suffixes lowbit reads no meaning from and must refuse rather than ignore (they change how
+// the weight decodes): weight_g_idx (actorder group, removed from compressed-tensors).
 std::span<const char* const> unsupported_weight_suffixes();
 
 // "int4 sym group 128", "nvfp4 (fp8 scale / 16)", plus the activations if any.

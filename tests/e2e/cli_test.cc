@@ -237,6 +237,13 @@ TEST_F(Cli, ImpossibleRecipesAreRefusedBeforeWriting) {
   r = run("quantize " + m.string() + " -o " + out.string() + " --recipe " + recipe.string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("GPTQModifier"), std::string::npos);
+  // actorder group (weight_g_idx) was removed upstream: refused with the reason, not dropped.
+  std::ofstream(recipe) << "quant_stage:\n  quant_modifiers:\n    GPTQModifier:\n      scheme: W4A16\n"
+                           "      actorder: group\n      ignore: [lm_head]\n";
+  r = run("quantize " + m.string() + " -o " + out.string() + " --recipe " + recipe.string() + " --calib self:2");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("actorder group (groups in activation order, weight_g_idx) was removed from compressed-tensors"),
+            std::string::npos) << r.out;
   r = run("quantize " + m.string() + " -o " + out.string() + " --scheme W4A16 --ignore 're:nothing.*' "
           "--ignore lm_head --dry-run");
   EXPECT_EQ(r.rc, 0);
