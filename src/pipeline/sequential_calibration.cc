@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -22,6 +23,19 @@ std::vector<float> to_f32(const std::vector<uint16_t>& h) {
   std::vector<float> x(h.size());
   for (size_t i = 0; i < h.size(); ++i) x[i] = bf16_to_f32(h[i]);
   return x;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Useful FLOPs of one decoder layer's forward over a T-token sample: every Linear's
+// multiply-adds plus causal attention (Q K^T and the weighted sum of V over T (T + 1) / 2 pairs).
+double layer_forward_flops(const model::Architecture& arch, int layer, int64_t T) {
+  double linear = 0;
+  for (const auto& m : arch.modules)
+    if (m.layer == layer && m.is_linear()) linear += 2.0 * double(m.in_features) * double(m.out_features);
+  return linear * double(T) + 2.0 * double(arch.heads) * double(arch.head_dim) * double(T) * double(T + 1);
 }
 
 std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
@@ -46,6 +60,13 @@ class HessianCollector : public engine::LinearObserver {
     auto it = h_.find(m.path);
     if (it == h_.end()) return;
     const int k = int(m.in_features);
+    const auto t0 = std::chrono::steady_clock::now();
+    struct Clock {  // counts this call's time and FLOPs on every return path
+      HessianCollector& c;
+      std::chrono::steady_clock::time_point t0;
+      double flops;
+      ~Clock() { c.seconds += seconds_since(t0), c.flops += flops; }
+    } clock{*this, t0, (diagonal_ ? 2.0 : double(k + 1)) * double(k) * double(tokens)};
     if (diagonal_) {
       float* d = it->second.data();
       for (int64_t t = 0; t < tokens; ++t)
@@ -83,6 +104,8 @@ class HessianCollector : public engine::LinearObserver {
     for (int64_t i = 0; i < k; ++i) d[size_t(i)] = (diagonal_ ? h[size_t(i)] : h[size_t(i * k + i)]) / float(samples);
     return d;
   }
+
+  double seconds = 0, flops = 0;  // spent accumulating, for the stage report
 
  private:
   bool diagonal_;
@@ -239,13 +262,22 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   // 2. Calibration pass: statistics of the inputs this layer really receives. (For plain
   // round-to-nearest its outputs, the original layer's, are the next layer's inputs.)
   const bool propagate_original = method_ == Method::Rtn && !awq;
+  auto t0 = std::chrono::steady_clock::now();
+  double forward_flops = 0;
   for (auto& h : hidden_) {
     check_interrupted();
     std::vector<float> x = to_f32(h);
-    original.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden), nullptr, &observers);
+    const int64_t T = int64_t(h.size()) / arch_.hidden;
+    original.forward(x.data(), net_->rope(0, T), nullptr, &observers);
+    forward_flops += layer_forward_flops(arch_, i, T);
     if (propagate_original) h = to_bf16(x);
     progress_->advance(0, 1);
   }
+  stages_.forward.seconds += seconds_since(t0) - collect.seconds;
+  stages_.forward.flops += forward_flops;
+  stages_.xtx.seconds += collect.seconds;
+  stages_.xtx.flops += collect.flops;
+  t0 = std::chrono::steady_clock::now();
   // 3. AWQ: scales searched and folded, mapping after mapping; the Hessians follow the inputs.
   SmoothedWeights smoothed(source_, in_);
   std::map<std::string, float> amax = shared_amax;
@@ -269,6 +301,7 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
       }
       for (const model::Module* m : group) amax[m->path] = a;
     }
+    stages_.awq.seconds += seconds_since(t0);
   }
   // 4. GPTQ (or the observer's round-to-nearest) on each targeted Linear, from the folded weights.
   done_.clear();
@@ -284,12 +317,17 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
                         ""};
       continue;
     }
+    const auto g0 = std::chrono::steady_clock::now();
     const std::vector<float> h = collect.hessian(m->path, m->in_features, int64_t(hidden_.size()));
     algorithms::GptqResult r = algorithms::gptq_quantize(data, w.info->dtype, m->out_features, m->in_features,
                                                          *args_of(*m), h.data(), options_, where,
                                                          shared_amax_of(amax, m->path));
     if (!r.note.empty()) log::warn(m->path + ": " + r.note);
     done_[m->path] = {std::move(r.weight), r.note};
+    // The sweep's error feedback (rows x cols^2) and the three factorisations (4/3 cols^3).
+    const double n = double(m->in_features);
+    stages_.gptq.seconds += seconds_since(g0);
+    stages_.gptq.flops += double(m->out_features) * n * n + 4.0 / 3.0 * n * n * n;
   }
   // 5. Propagation pass: GPTQ's quantized layer, or AWQ's folded full-precision one.
   if (!propagate_original) {
@@ -297,13 +335,17 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     const engine::WeightSource& next = method_ == Method::Gptq ? static_cast<const engine::WeightSource&>(overlay)
                                                                : static_cast<const engine::WeightSource&>(smoothed);
     const engine::DecoderLayer layer(arch_, i, next);
+    const auto p0 = std::chrono::steady_clock::now();
     for (auto& h : hidden_) {
       check_interrupted();
       std::vector<float> x = to_f32(h);
-      layer.forward(x.data(), net_->rope(0, int64_t(h.size()) / arch_.hidden));
+      const int64_t T = int64_t(h.size()) / arch_.hidden;
+      layer.forward(x.data(), net_->rope(0, T));
+      stages_.propagate.flops += layer_forward_flops(arch_, i, T);
       h = to_bf16(x);
       progress_->advance(0, 1);
     }
+    stages_.propagate.seconds += seconds_since(p0);
   }
   // The folded tensors the checkpoint writes dense (norms, biases, Linears left unquantized).
   std::vector<std::string> dense_names;
@@ -316,8 +358,30 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   for (const auto& m : arch_.modules)
     if (m.layer == i) source_.release(m);
   if (state_) save_layer(i, dense_names, awq_first);
+  ++stages_.layers;
   progress_->advance(1, 0);
-  if (i + 1 == arch_.num_layers) progress_->finish();
+  if (i + 1 == arch_.num_layers) {
+    progress_->finish();
+    log_stages();
+  }
+}
+
+void SequentialCalibration::log_stages() const {
+  std::string line;
+  auto add = [&](const char* name, const Stage& s) {
+    if (s.seconds <= 0) return;
+    char b[128];
+    if (s.flops > 0) std::snprintf(b, sizeof b, "%s%s %.1f s (%.1f GFLOP/s)", line.empty() ? "" : ", ", name, s.seconds,
+                                   s.flops / s.seconds * 1e-9);
+    else std::snprintf(b, sizeof b, "%s%s %.1f s", line.empty() ? "" : ", ", name, s.seconds);
+    line += b;
+  };
+  add("calibration forward", stages_.forward);
+  add(method_ == Method::Gptq ? "X^T X" : "E[x^2]", stages_.xtx);
+  add("AWQ search", stages_.awq);
+  add("GPTQ", stages_.gptq);
+  add("propagation forward", stages_.propagate);
+  if (!line.empty()) log::info("stages over " + std::to_string(stages_.layers) + " layers: " + line);
 }
 
 void SequentialCalibration::calibrate_head(const std::map<std::string, float>& shared_amax) {

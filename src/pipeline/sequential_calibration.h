@@ -65,6 +65,18 @@ class SequentialCalibration : public WeightQuantizer {
   void calibrate_through(int layer, const std::map<std::string, float>& shared_amax);
   void calibrate_head(const std::map<std::string, float>& shared_amax);
   const quant::QuantArgs* args_of(const model::Module& m) const;
+  void log_stages() const;
+
+  // Wall time and useful FLOPs of each stage, summed over the layers calibrated in this run
+  // (logged once at the end, so a user sees what bounds the run; never in the checkpoint).
+  struct Stage {
+    double seconds = 0, flops = 0;
+  };
+  struct Stages {
+    Stage forward, xtx, awq, gptq, propagate;
+    int layers = 0;
+  };
+  Stages stages_;
 
   const io::ModelDir& in_;
   const model::Architecture& arch_;
