@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "engine/kernels.h"
 
@@ -139,12 +140,20 @@ void DecoderLayer::post_attention_norm(const float* x, int64_t T, float* out) co
 }
 
 void DecoderLayer::mlp_block(const float* h, int64_t T, float* out, LinearObserver* obs) const {
+  if (!out) throw std::logic_error("mlp_block: no output");
+  mlp(h, T, out, obs);
+}
+
+void DecoderLayer::mlp(const float* h, int64_t T, float* out, LinearObserver* obs) const {
   const int64_t F = arch_.intermediate;
   std::vector<float> g(size_t(T * F)), u(size_t(T * F));
   gate_.run(h, T, g.data(), obs);
   up_.run(h, T, u.data(), obs);
   silu_mul(g.data(), u.data(), T * F);
-  down_.run(g.data(), T, out, obs);
+  if (out)
+    down_.run(g.data(), T, out, obs);
+  else if (obs)
+    obs->on_input(*down_.module, g.data(), T);
 }
 
 void DecoderLayer::forward(float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs) const {
@@ -156,6 +165,16 @@ void DecoderLayer::forward(float* x, const RopeTable& tab, LayerKV* kv, LinearOb
   post_attention_norm(x, T, h.data());
   mlp_block(h.data(), T, tmp.data(), obs);
   add_into(x, tmp.data(), T * D);
+}
+
+void DecoderLayer::observe(float* x, const RopeTable& tab, LinearObserver& obs) const {
+  const int64_t T = tab.tokens, D = arch_.hidden;
+  std::vector<float> h(size_t(T * D)), tmp(size_t(T * D));
+  input_norm(x, T, h.data());
+  attention(h.data(), tab, nullptr, &obs, tmp.data());
+  add_into(x, tmp.data(), T * D);
+  post_attention_norm(x, T, h.data());
+  mlp(h.data(), T, nullptr, &obs);
 }
 
 }  // namespace lowbit::engine

@@ -29,6 +29,10 @@ class DecoderLayer {
   // positions it holds, and this call's keys and values are appended. `observer` (optional)
   // sees each Linear's input and output.
   void forward(float* hidden, const RopeTable& rope, LayerKV* kv = nullptr, LinearObserver* observer = nullptr) const;
+  // Calibration's pass: `observer` sees every Linear's input, and `hidden` is only scratch. The
+  // layer's output is not made: down_proj's input is observed but not multiplied (on Llama-like
+  // shapes a quarter of the layer's multiply-adds), and down_proj's on_output is not called.
+  void observe(float* hidden, const RopeTable& rope, LinearObserver& observer) const;
   // One decoding step of B = rope.tokens sequences at once, one token each, all at position
   // rope.p0 (the rows of `rope` hold that position's angles), each with its own cache in kvs[b]:
   // hidden [B, hidden_size] in place. The projections run as [B, in] GEMMs (the weights are
@@ -56,6 +60,8 @@ class DecoderLayer {
   void project_qkv(const float* x, const RopeTable& rope, LinearObserver* obs, std::vector<float>& q,
                    std::vector<float>& k, std::vector<float>& v) const;
   void attention(const float* x, const RopeTable& rope, LayerKV* kv, LinearObserver* obs, float* out) const;
+  // gate/up, SiLU and, when `out` is not null, down; with a null `out` down_proj's input is observed only.
+  void mlp(const float* normed, int64_t tokens, float* out, LinearObserver* obs) const;
 
   const model::Architecture& arch_;
   int index_;

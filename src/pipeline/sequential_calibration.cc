@@ -31,10 +31,12 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Useful FLOPs of one decoder layer's forward over a T-token sample: every Linear's
 // multiply-adds plus causal attention (Q K^T and the weighted sum of V over T (T + 1) / 2 pairs).
-double layer_forward_flops(const model::Architecture& arch, int layer, int64_t T) {
+// Without `down_proj` for DecoderLayer::observe, which does not multiply it.
+double layer_forward_flops(const model::Architecture& arch, int layer, int64_t T, bool with_down = true) {
   double linear = 0;
   for (const auto& m : arch.modules)
-    if (m.layer == layer && m.is_linear()) linear += 2.0 * double(m.in_features) * double(m.out_features);
+    if (m.layer == layer && m.is_linear() && (with_down || !m.path.ends_with(".mlp.down_proj")))
+      linear += 2.0 * double(m.in_features) * double(m.out_features);
   return linear * double(T) + 2.0 * double(arch.heads) * double(arch.head_dim) * double(T) * double(T + 1);
 }
 
@@ -268,8 +270,12 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     check_interrupted();
     std::vector<float> x = to_f32(h);
     const int64_t T = int64_t(h.size()) / arch_.hidden;
-    original.forward(x.data(), net_->rope(0, T), nullptr, &observers);
-    forward_flops += layer_forward_flops(arch_, i, T);
+    // Unless its output is the next layer's input, the layer's last product is skipped.
+    if (propagate_original)
+      original.forward(x.data(), net_->rope(0, T), nullptr, &observers);
+    else
+      original.observe(x.data(), net_->rope(0, T), observers);
+    forward_flops += layer_forward_flops(arch_, i, T, propagate_original);
     if (propagate_original) h = to_bf16(x);
     progress_->advance(0, 1);
   }

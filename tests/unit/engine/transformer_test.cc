@@ -145,6 +145,25 @@ TEST_P(TransformerArch, ObserverSeesEveryLinearInputAndOutput) {
   EXPECT_EQ(rec.in["model.layers.1.mlp.gate_proj"], rec.in["model.layers.1.mlp.up_proj"]);
 }
 
+TEST_P(TransformerArch, ObserveShowsTheSameInputsAsForwardWithoutDownProjsOutput) {
+  Net n = tiny(GetParam());
+  const auto t = tokens(33);
+  const auto rope = n->net->rope(0, int64_t(t.size()));
+  const std::vector<float> h = n->net->embed(t);
+  engine::DecoderLayer layer(n->arch, 1, *n->weights);
+  Recorder full, observed;
+  std::vector<float> x = h;
+  layer.forward(x.data(), rope, nullptr, &full);
+  x = h;
+  layer.observe(x.data(), rope, observed);
+  EXPECT_EQ(observed.order, full.order);
+  EXPECT_EQ(observed.in, full.in);  // bit-identical inputs, down_proj's included
+  const std::string down = "model.layers.1.mlp.down_proj";
+  EXPECT_EQ(observed.out.count(down), 0u);
+  full.out.erase(down);
+  EXPECT_EQ(observed.out, full.out);
+}
+
 // A source that counts what the engine gives back.
 struct CountingSource : engine::WeightSource {
   const engine::WeightSource& inner;
