@@ -38,6 +38,10 @@ DecoderLayer::DecoderLayer(const model::Architecture& arch, int index, const Wei
   }
 }
 
+void DecoderLayer::use_bf16_products() {
+  for (Proj* p : {&q_, &k_, &v_, &o_, &gate_, &up_, &down_}) p->linear->set_bf16_products(true);
+}
+
 void DecoderLayer::project_qkv(const float* x, const RopeTable& tab, LinearObserver* obs, std::vector<float>& q,
                                std::vector<float>& k, std::vector<float>& v) const {
   const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim;

@@ -39,6 +39,8 @@ class DecoderLayer {
   // decoded once per step for all B), attention per sequence over its own keys.
   void forward_step(float* hidden, const RopeTable& rope, const std::vector<LayerKV*>& kvs) const;
   int index() const { return index_; }
+  // Every Linear's many-token products in BF16 (Linear::set_bf16_products).
+  void use_bf16_products();
 
   // The parts forward() is made of, for methods that run them on their own (AWQ's search):
   // the two RMSNorms ([T, hidden] -> [T, hidden]), the attention block on normalised input

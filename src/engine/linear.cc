@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/isa.h"
+#include "engine/gemm_bf16.h"
 #include "numerics/convert.h"
 #include "numerics/half.h"
 
@@ -50,6 +51,12 @@ void Linear::forward(const float* x, int64_t tokens, float* y) const {
     return;
   }
   const int64_t rows = tile_rows(out_, in_);
+  if (bf16_products_) {
+    const auto& tiles = packed_tiles();
+    for (size_t t = 0; t < tiles.size(); ++t) gemm_bf16(x, tokens, tiles[t], y + int64_t(t) * rows, out_);
+    add_bias(tokens, y);
+    return;
+  }
   std::vector<float> tile(size_t(rows * in_));
   for (int64_t r0 = 0; r0 < out_; r0 += rows) {
     const int64_t r1 = std::min(out_, r0 + rows), n = r1 - r0;
@@ -59,6 +66,20 @@ void Linear::forward(const float* x, int64_t tokens, float* y) const {
                 tile.data(), int(in_), 0.0f, y + r0, int(out_));
   }
   add_bias(tokens, y);
+}
+
+const std::vector<PackedBf16>& Linear::packed_tiles() const {
+  std::lock_guard<std::mutex> lock(pack_mutex_);
+  if (packed_.empty()) {
+    const int64_t rows = tile_rows(out_, in_);
+    std::vector<float> tile(size_t(rows * in_));
+    for (int64_t r0 = 0; r0 < out_; r0 += rows) {
+      const int64_t r1 = std::min(out_, r0 + rows);
+      rows_f32(r0, r1, tile.data());
+      packed_.push_back(pack_bf16_rows(tile.data(), r1 - r0, in_));
+    }
+  }
+  return packed_;
 }
 
 void Linear::add_bias(int64_t tokens, float* y) const {

@@ -4,9 +4,11 @@
 // model is ever made.
 #pragma once
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "core/dtype.h"
+#include "engine/gemm_bf16.h"
 
 namespace lowbit::engine {
 
@@ -22,12 +24,20 @@ class Linear {
   // format gets both paths: tiles + sgemm for many tokens, dot products for a few.
   void forward(const float* x, int64_t tokens, float* y) const;
   void set_bias(const void* data, DType dtype) { bias_ = data, bias_dtype_ = dtype; }
+  // Many-token products with x and W rounded to BF16 and float32 sums (gemm_bf16), as a BF16
+  // model's matmuls run: calibration's passes over a BF16 model. Off: float32 sgemm. W is packed
+  // once, at the first such product, and kept (BF16: half the size of W in float32).
+  void set_bf16_products(bool on) { bf16_products_ = on; }
   void copy_bias_from(const Linear& other) { bias_ = other.bias_, bias_dtype_ = other.bias_dtype_; }
 
  private:
   void forward_few(const float* x, int64_t tokens, float* y) const;
   void add_bias(int64_t tokens, float* y) const;
   int64_t in_, out_;
+  const std::vector<PackedBf16>& packed_tiles() const;
+  bool bf16_products_ = false;
+  mutable std::mutex pack_mutex_;
+  mutable std::vector<PackedBf16> packed_;  // W by tiles of rows, for the BF16 products
   const void* bias_ = nullptr;
   DType bias_dtype_ = DType::F32;
 };

@@ -260,7 +260,13 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   std::vector<engine::LinearObserver*> watching{&collect};
   if (awq) watching.push_back(&awq->statistics());
   Observers observers(watching);
-  const engine::DecoderLayer original(arch_, i, source_);
+  // A BF16 model's passes multiply in BF16 with float32 sums, as PyTorch runs llm-compressor's
+  // (twice the float32 rate with AVX512-BF16); other models in float32.
+  const std::string probe = "model.layers." + std::to_string(i) + ".self_attn.q_proj.weight";
+  const io::TensorRef* probe_ref = in_.find(probe);
+  const bool bf16_products = probe_ref && probe_ref->info->dtype == DType::BF16;
+  engine::DecoderLayer original(arch_, i, source_);
+  if (bf16_products) original.use_bf16_products();
   // 2. Calibration pass: statistics of the inputs this layer really receives. (For plain
   // round-to-nearest its outputs, the original layer's, are the next layer's inputs.)
   const bool propagate_original = method_ == Method::Rtn && !awq;
@@ -340,7 +346,8 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     const QuantizedOverlay overlay(smoothed, done_);
     const engine::WeightSource& next = method_ == Method::Gptq ? static_cast<const engine::WeightSource&>(overlay)
                                                                : static_cast<const engine::WeightSource&>(smoothed);
-    const engine::DecoderLayer layer(arch_, i, next);
+    engine::DecoderLayer layer(arch_, i, next);
+    if (bf16_products) layer.use_bf16_products();
     const auto p0 = std::chrono::steady_clock::now();
     for (auto& h : hidden_) {
       check_interrupted();

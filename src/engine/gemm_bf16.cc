@@ -1,0 +1,148 @@
+#include "engine/gemm_bf16.h"
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+
+#include "core/isa.h"
+#include "numerics/half.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define LOWBIT_HAVE_AVX512BF16_KERNEL 1
+#endif
+
+namespace lowbit::engine {
+
+namespace {
+constexpr int kPanel = 32;  // columns of C per panel: two zmm registers of float32
+constexpr int kRows = 8;    // rows of C per micro-tile: 8 x 2 accumulators
+
+// BF16, nearest even; denormals flushed to zero here, as vdpbf16ps would treat them on input.
+uint32_t bf16_bits(float f) {
+  uint32_t h = f32_to_bf16(f);
+  if ((h & 0x7f80u) == 0) h &= 0x8000u;
+  return h;
+}
+
+void pack_pairs(const float* row, int64_t k, uint32_t* out, int64_t stride) {
+  for (int64_t p = 0; p < (k + 1) / 2; ++p) {
+    const uint32_t lo = bf16_bits(row[2 * p]), hi = 2 * p + 1 < k ? bf16_bits(row[2 * p + 1]) : 0;
+    out[p * stride] = lo | hi << 16;
+  }
+}
+
+float ftz(float x) { return std::fabs(x) < FLT_MIN ? std::copysign(0.0f, x) : x; }
+
+// The portable kernel: one row of A against one panel, lane by lane as vdpbf16ps adds.
+LOWBIT_KERNEL(void, panel_row_emulated, (const uint32_t* a, const uint32_t* panel, int64_t pairs, float* acc),
+              (a, panel, pairs, acc)) {
+  for (int j = 0; j < kPanel; ++j) acc[j] = 0.0f;
+  for (int64_t p = 0; p < pairs; ++p) {
+    const uint32_t av = a[p];
+    const float a_hi = std::bit_cast<float>(av & 0xffff0000u), a_lo = std::bit_cast<float>(av << 16);
+    const uint32_t* b = panel + p * kPanel;
+    for (int j = 0; j < kPanel; ++j) {
+      acc[j] = ftz(acc[j] + a_hi * std::bit_cast<float>(b[j] & 0xffff0000u));
+      acc[j] = ftz(acc[j] + a_lo * std::bit_cast<float>(b[j] << 16));
+    }
+  }
+}
+
+#ifdef LOWBIT_HAVE_AVX512BF16_KERNEL
+template <int R>
+[[gnu::target("avx512f,avx512bw,avx512bf16")]] void tile_native(const uint32_t* a, int64_t pairs,
+                                                                  const uint32_t* panel, float* c, int64_t ldc,
+                                                                  int cols) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = _mm512_setzero_ps(), acc[r][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m512i b0 = _mm512_loadu_si512(panel + p * kPanel), b1 = _mm512_loadu_si512(panel + p * kPanel + 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512i av = _mm512_set1_epi32(int(a[r * pairs + p]));
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], __m512bh(av), __m512bh(b0));
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], __m512bh(av), __m512bh(b1));
+    }
+  }
+  const __mmask16 m0 = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? __mmask16(0xffff) : cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
+  for (int r = 0; r < R; ++r) {
+    _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
+    _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
+  }
+}
+
+using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, float*, int64_t, int);
+constexpr TileFn kTiles[kRows + 1] = {nullptr,         tile_native<1>, tile_native<2>, tile_native<3>, tile_native<4>,
+                                      tile_native<5>, tile_native<6>, tile_native<7>, tile_native<8>};
+#endif
+
+}  // namespace
+
+bool bf16_dot_products_native() {
+#ifdef LOWBIT_HAVE_AVX512BF16_KERNEL
+  static const bool native = [] {
+    __builtin_cpu_init();
+    return active_isa() == Isa::V4 && __builtin_cpu_supports("avx512bf16");
+  }();
+  return native;
+#else
+  return false;
+#endif
+}
+
+PackedBf16 pack_bf16_rows(const float* b, int64_t n, int64_t k) {
+  PackedBf16 out;
+  out.n = n, out.k = k;
+  const int64_t pairs = out.pairs(), panels = out.panels();
+  out.data.assign(size_t(panels * pairs * kPanel), 0u);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r)
+    pack_pairs(b + r * k, k, out.data.data() + (r / kPanel) * pairs * kPanel + r % kPanel, kPanel);
+  return out;
+}
+
+namespace {
+void run(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, [[maybe_unused]] bool native) {
+  const int64_t pairs = b.pairs(), panels = b.panels(), blocks = (M + kRows - 1) / kRows;
+  if (M <= 0 || b.n <= 0) return;
+  if (pairs == 0) {
+    for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + b.n, 0.0f);
+    return;
+  }
+  std::vector<uint32_t> ap(size_t(M * pairs));
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < M; ++m) pack_pairs(a + m * b.k, b.k, ap.data() + m * pairs, 1);
+  // Tasks panel-major, so a thread's consecutive tasks reuse one panel of B from its cache.
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < panels * blocks; ++t) {
+    const int64_t panel = t / blocks, m0 = (t % blocks) * kRows, rows = std::min<int64_t>(kRows, M - m0);
+    const int cols = int(std::min<int64_t>(kPanel, b.n - panel * kPanel));
+    const uint32_t* bpan = b.data.data() + panel * pairs * kPanel;
+    float* ct = c + m0 * ldc + panel * kPanel;
+#ifdef LOWBIT_HAVE_AVX512BF16_KERNEL
+    if (native) {
+      kTiles[rows](ap.data() + m0 * pairs, pairs, bpan, ct, ldc, cols);
+      continue;
+    }
+#endif
+    float acc[kPanel];
+    for (int64_t r = 0; r < rows; ++r) {
+      panel_row_emulated(ap.data() + (m0 + r) * pairs, bpan, pairs, acc);
+      std::copy(acc, acc + cols, ct + r * ldc);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
+  run(a, M, b, c, ldc, bf16_dot_products_native());
+}
+
+void gemm_bf16_portable(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
+  run(a, M, b, c, ldc, false);
+}
+
+}  // namespace lowbit::engine
