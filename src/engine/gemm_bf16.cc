@@ -54,7 +54,7 @@ LOWBIT_KERNEL(void, panel_row_emulated, (const uint32_t* a, const uint32_t* pane
 template <int R>
 [[gnu::target("avx512f,avx512bw,avx512bf16")]] void tile_native(const uint32_t* a, int64_t pairs,
                                                                   const uint32_t* panel, float* c, int64_t ldc,
-                                                                  int cols) {
+                                                                  int cols, float alpha, bool accumulate) {
   __m512 acc[R][2];
   for (int r = 0; r < R; ++r) acc[r][0] = _mm512_setzero_ps(), acc[r][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < pairs; ++p) {
@@ -67,13 +67,20 @@ template <int R>
   }
   const __mmask16 m0 = cols >= 16 ? __mmask16(0xffff) : __mmask16((1u << cols) - 1);
   const __mmask16 m1 = cols >= 32 ? __mmask16(0xffff) : cols <= 16 ? __mmask16(0) : __mmask16((1u << (cols - 16)) - 1);
+  if (accumulate) {
+    const __m512 al = _mm512_set1_ps(alpha);
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c + r * ldc), _mm512_mul_ps(al, acc[r][0]));
+      acc[r][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + r * ldc + 16), _mm512_mul_ps(al, acc[r][1]));
+    }
+  }
   for (int r = 0; r < R; ++r) {
     _mm512_mask_storeu_ps(c + r * ldc, m0, acc[r][0]);
     _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc[r][1]);
   }
 }
 
-using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, float*, int64_t, int);
+using TileFn = void (*)(const uint32_t*, int64_t, const uint32_t*, float*, int64_t, int, float, bool);
 constexpr TileFn kTiles[kRows + 1] = {nullptr,         tile_native<1>, tile_native<2>, tile_native<3>, tile_native<4>,
                                       tile_native<5>, tile_native<6>, tile_native<7>, tile_native<8>};
 #endif
@@ -104,45 +111,88 @@ PackedBf16 pack_bf16_rows(const float* b, int64_t n, int64_t k) {
 }
 
 namespace {
-void run(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, [[maybe_unused]] bool native) {
+// What a tile writes: c = sum, or c += alpha * sum.
+struct Store {
+  float alpha = 1.0f;
+  bool accumulate = false;
+};
+
+// C tiles of `ap` (A packed by rows: M x pairs dwords) against the panels of `b`; with `upper`,
+// only tiles that reach on or above the diagonal (C square, ldc >= n).
+void run(const uint32_t* ap, int64_t M, const PackedBf16& b, float* c, int64_t ldc, Store st, bool upper,
+         [[maybe_unused]] bool native) {
   const int64_t pairs = b.pairs(), panels = b.panels(), blocks = (M + kRows - 1) / kRows;
-  if (M <= 0 || b.n <= 0) return;
-  if (pairs == 0) {
-    for (int64_t m = 0; m < M; ++m) std::fill(c + m * ldc, c + m * ldc + b.n, 0.0f);
-    return;
-  }
-  std::vector<uint32_t> ap(size_t(M * pairs));
-#pragma omp parallel for schedule(static)
-  for (int64_t m = 0; m < M; ++m) pack_pairs(a + m * b.k, b.k, ap.data() + m * pairs, 1);
   // Tasks panel-major, so a thread's consecutive tasks reuse one panel of B from its cache.
+  std::vector<int64_t> tasks;
+  tasks.reserve(size_t(panels * blocks));
+  for (int64_t panel = 0; panel < panels; ++panel)
+    for (int64_t blk = 0; blk < blocks; ++blk)
+      if (!upper || blk * kRows < (panel + 1) * kPanel) tasks.push_back(panel * blocks + blk);
 #pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < panels * blocks; ++t) {
-    const int64_t panel = t / blocks, m0 = (t % blocks) * kRows, rows = std::min<int64_t>(kRows, M - m0);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const int64_t t = tasks[i], panel = t / blocks, m0 = (t % blocks) * kRows, rows = std::min<int64_t>(kRows, M - m0);
     const int cols = int(std::min<int64_t>(kPanel, b.n - panel * kPanel));
     const uint32_t* bpan = b.data.data() + panel * pairs * kPanel;
     float* ct = c + m0 * ldc + panel * kPanel;
 #ifdef LOWBIT_HAVE_AVX512BF16_KERNEL
     if (native) {
-      kTiles[rows](ap.data() + m0 * pairs, pairs, bpan, ct, ldc, cols);
+      kTiles[rows](ap + m0 * pairs, pairs, bpan, ct, ldc, cols, st.alpha, st.accumulate);
       continue;
     }
 #endif
     float acc[kPanel];
     for (int64_t r = 0; r < rows; ++r) {
-      panel_row_emulated(ap.data() + (m0 + r) * pairs, bpan, pairs, acc);
-      std::copy(acc, acc + cols, ct + r * ldc);
+      panel_row_emulated(ap + (m0 + r) * pairs, bpan, pairs, acc);
+      float* cr = ct + r * ldc;
+      for (int j = 0; j < cols; ++j) cr[j] = st.accumulate ? cr[j] + st.alpha * acc[j] : acc[j];
     }
   }
 }
 
+void gemm(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, bool native) {
+  if (M <= 0 || b.n <= 0) return;
+  std::vector<uint32_t> ap(size_t(M * b.pairs()));
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < M; ++m) pack_pairs(a + m * b.k, b.k, ap.data() + m * b.pairs(), 1);
+  run(ap.data(), M, b, c, ldc, Store{}, false, native);
+}
+
+void syrk(const float* x, int64_t T, int64_t K, float alpha, float* c, bool native) {
+  if (T <= 0 || K <= 0) return;
+  // Both sides are X^T [K, T], paired along the tokens: row i of A is channel i.
+  PackedBf16 b;
+  b.n = K, b.k = T;
+  const int64_t pairs = b.pairs();
+  std::vector<uint32_t> ap(size_t(K * pairs));
+  b.data.assign(size_t(b.panels() * pairs * kPanel), 0u);
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < pairs; ++p) {
+    const float* r0 = x + 2 * p * K;
+    const float* r1 = 2 * p + 1 < T ? r0 + K : nullptr;
+    for (int64_t i = 0; i < K; ++i) {
+      const uint32_t v = bf16_bits(r0[i]) | (r1 ? bf16_bits(r1[i]) : 0u) << 16;
+      ap[size_t(i * pairs + p)] = v;
+      b.data[size_t((i / kPanel) * pairs * kPanel + p * kPanel + i % kPanel)] = v;
+    }
+  }
+  run(ap.data(), K, b, c, K, Store{alpha, true}, true, native);
+}
 }  // namespace
 
 void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
-  run(a, M, b, c, ldc, bf16_dot_products_native());
+  gemm(a, M, b, c, ldc, bf16_dot_products_native());
 }
 
 void gemm_bf16_portable(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
-  run(a, M, b, c, ldc, false);
+  gemm(a, M, b, c, ldc, false);
+}
+
+void syrk_bf16_upper(const float* x, int64_t T, int64_t K, float alpha, float* c) {
+  syrk(x, T, K, alpha, c, bf16_dot_products_native());
+}
+
+void syrk_bf16_upper_portable(const float* x, int64_t T, int64_t K, float alpha, float* c) {
+  syrk(x, T, K, alpha, c, false);
 }
 
 }  // namespace lowbit::engine

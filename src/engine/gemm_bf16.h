@@ -26,8 +26,14 @@ PackedBf16 pack_bf16_rows(const float* b, int64_t n, int64_t k);
 // c[m * ldc + j] = sum_k bf16(a[m * k + k']) * B[j][k'] for m < M, j < b.n (overwrites c).
 void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc);
 
-// The portable path whatever the CPU (for tests: it must equal the native one bit for bit).
+// c[i * K + j] += alpha * sum_t bf16(x[t * K + i]) bf16(x[t * K + j]) for j >= i: X^T X of x [T, K],
+// the upper triangle of c [K, K] (other entries may change too; only the upper triangle is
+// meaningful). The sum over t runs from zero, then is added: as a Hessian accumulates per sample.
+void syrk_bf16_upper(const float* x, int64_t T, int64_t K, float alpha, float* c);
+
+// The portable paths whatever the CPU (for tests: they must equal the native ones bit for bit).
 void gemm_bf16_portable(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc);
+void syrk_bf16_upper_portable(const float* x, int64_t T, int64_t K, float alpha, float* c);
 
 // Whether gemm_bf16 runs vdpbf16ps here (AVX512-BF16 present and LOWBIT_ISA allows x86-64-v4).
 bool bf16_dot_products_native();

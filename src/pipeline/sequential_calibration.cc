@@ -10,6 +10,7 @@
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "engine/decoder_layer.h"
+#include "engine/gemm_bf16.h"
 #include "engine/quantized_linear.h"
 #include "algorithms/rtn.h"
 #include "numerics/half.h"
@@ -52,7 +53,8 @@ std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
 class HessianCollector : public engine::LinearObserver {
  public:
   // diagonal: only sum x^2 per input channel (what imatrix_mse weighs by), not the whole X^T X.
-  explicit HessianCollector(bool diagonal = false) : diagonal_(diagonal) {}
+  // bf16: X^T X of the inputs rounded to BF16 (what BF16 products consume), by syrk_bf16_upper.
+  explicit HessianCollector(bool diagonal = false, bool bf16 = false) : diagonal_(diagonal), bf16_(bf16) {}
   void want(const model::Module& m, const std::string& leader) {
     leader_[m.path] = leader;
     if (m.path == leader)
@@ -75,7 +77,10 @@ class HessianCollector : public engine::LinearObserver {
         for (int c = 0; c < k; ++c) d[c] += 2.0f * x[t * k + c] * x[t * k + c];
       return;
     }
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, int(tokens), 2.0f, x, k, 1.0f, it->second.data(), k);
+    if (bf16_)
+      engine::syrk_bf16_upper(x, tokens, k, 2.0f, it->second.data());
+    else
+      cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, k, int(tokens), 2.0f, x, k, 1.0f, it->second.data(), k);
   }
   // H = (2 / samples) sum x x^T, symmetric, for module `path`.
   std::vector<float> hessian(const std::string& path, int64_t k, int64_t samples) const {
@@ -110,7 +115,7 @@ class HessianCollector : public engine::LinearObserver {
   double seconds = 0, flops = 0;  // spent accumulating, for the stage report
 
  private:
-  bool diagonal_;
+  bool diagonal_, bf16_;
   std::map<std::string, std::string> leader_;
   std::map<std::string, std::vector<float>> h_;
 };
@@ -237,7 +242,13 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   const size_t awq_first = awq_results_.size();
   // 1. The original layer, and which Linears of it get a Hessian (one per distinct input).
   std::vector<const model::Module*> targets;
-  HessianCollector collect(method_ == Method::Rtn);
+  // A BF16 model's passes multiply in BF16 with float32 sums, as PyTorch runs llm-compressor's, and
+  // X^T X sums the BF16 inputs' exact products (twice the float32 rate with AVX512-BF16); other
+  // models in float32.
+  const std::string probe = "model.layers." + std::to_string(i) + ".self_attn.q_proj.weight";
+  const io::TensorRef* probe_ref = in_.find(probe);
+  const bool bf16_products = probe_ref && probe_ref->info->dtype == DType::BF16;
+  HessianCollector collect(method_ == Method::Rtn, bf16_products);
   std::map<std::string, std::string> leader;
   for (const auto& group : model::fused_linears(arch_))
     for (const model::Module* m : group)
@@ -260,11 +271,6 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
   std::vector<engine::LinearObserver*> watching{&collect};
   if (awq) watching.push_back(&awq->statistics());
   Observers observers(watching);
-  // A BF16 model's passes multiply in BF16 with float32 sums, as PyTorch runs llm-compressor's
-  // (twice the float32 rate with AVX512-BF16); other models in float32.
-  const std::string probe = "model.layers." + std::to_string(i) + ".self_attn.q_proj.weight";
-  const io::TensorRef* probe_ref = in_.find(probe);
-  const bool bf16_products = probe_ref && probe_ref->info->dtype == DType::BF16;
   engine::DecoderLayer original(arch_, i, source_);
   if (bf16_products) original.use_bf16_products();
   // 2. Calibration pass: statistics of the inputs this layer really receives. (For plain

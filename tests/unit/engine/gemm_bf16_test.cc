@@ -72,3 +72,38 @@ TEST(GemmBf16, NativeAndPortablePathsAreBitIdentical) {
   for (size_t i = 0; i < native.size(); ++i)
     ASSERT_EQ(std::bit_cast<uint32_t>(native[i]), std::bit_cast<uint32_t>(portable[i])) << i;
 }
+
+TEST(SyrkBf16, AddsTwiceXTransposeXToTheUpperTriangle) {
+  for (int64_t T : {1, 2, 5, 64})
+    for (int64_t K : {1, 9, 32, 70}) {
+      const auto x = random_values(T * K, uint32_t(T * 100 + K));
+      std::vector<float> c(size_t(K * K));
+      for (int64_t i = 0; i < K * K; ++i) c[size_t(i)] = float(i % 7) - 3.0f;  // accumulated onto
+      const std::vector<float> before = c;
+      engine::syrk_bf16_upper(x.data(), T, K, 2.0f, c.data());
+      for (int64_t i = 0; i < K; ++i)
+        for (int64_t j = i; j < K; ++j) {
+          double sum = 0, mag = 0;
+          for (int64_t t = 0; t < T; ++t) {
+            const double p = double(bf16(x[size_t(t * K + i)])) * double(bf16(x[size_t(t * K + j)]));
+            sum += p, mag += std::fabs(p);
+          }
+          const double want = double(before[size_t(i * K + j)]) + 2 * sum;
+          ASSERT_NEAR(c[size_t(i * K + j)], want, 1e-7 * double(T + 2) * (2 * mag + 4)) << T << "x" << K << " " << i << "," << j;
+        }
+    }
+}
+
+TEST(SyrkBf16, NativeAndPortablePathsAreBitIdentical) {
+  if (!engine::bf16_dot_products_native()) GTEST_SKIP() << "no AVX512-BF16 here (or LOWBIT_ISA caps it)";
+  const int64_t T = 77, K = 101;
+  const auto x = random_values(T * K, 3);
+  std::vector<float> native(size_t(K * K), 0.5f), portable = native;
+  for (int rep = 0; rep < 2; ++rep) {
+    engine::syrk_bf16_upper(x.data(), T, K, 2.0f, native.data());
+    engine::syrk_bf16_upper_portable(x.data(), T, K, 2.0f, portable.data());
+  }
+  for (int64_t i = 0; i < K; ++i)
+    for (int64_t j = i; j < K; ++j)
+      ASSERT_EQ(std::bit_cast<uint32_t>(native[size_t(i * K + j)]), std::bit_cast<uint32_t>(portable[size_t(i * K + j)]));
+}
