@@ -4,6 +4,7 @@
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <memory>
 
 #include "core/isa.h"
 #include "numerics/half.h"
@@ -19,11 +20,13 @@ namespace {
 constexpr int kPanel = 32;  // columns of C per panel: two zmm registers of float32
 constexpr int kRows = 8;    // rows of C per micro-tile: 8 x 2 accumulators
 
-// BF16, nearest even; denormals flushed to zero here, as vdpbf16ps would treat them on input.
-uint32_t bf16_bits(float f) {
-  uint32_t h = f32_to_bf16(f);
-  if ((h & 0x7f80u) == 0) h &= 0x8000u;
-  return h;
+// BF16, nearest even (NaN stays NaN, as f32_to_bf16); denormals flushed to zero here, as
+// vdpbf16ps would treat them on input. Branch-free, so the packing loops vectorise.
+inline uint32_t bf16_bits(float f) {
+  const uint32_t u = std::bit_cast<uint32_t>(f);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  const uint32_t h = (u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : rounded;
+  return (h & 0x7f80u) == 0 ? h & 0x8000u : h;
 }
 
 void pack_pairs(const float* row, int64_t k, uint32_t* out, int64_t stride) {
@@ -31,6 +34,13 @@ void pack_pairs(const float* row, int64_t k, uint32_t* out, int64_t stride) {
     const uint32_t lo = bf16_bits(row[2 * p]), hi = 2 * p + 1 < k ? bf16_bits(row[2 * p + 1]) : 0;
     out[p * stride] = lo | hi << 16;
   }
+}
+
+// One row of A into consecutive pairs (the hot packing: every product packs its activations).
+LOWBIT_KERNEL(void, pack_row, (const float* row, int64_t k, uint32_t* out), (row, k, out)) {
+  const int64_t full = k / 2;
+  for (int64_t p = 0; p < full; ++p) out[p] = bf16_bits(row[2 * p]) | bf16_bits(row[2 * p + 1]) << 16;
+  if (k % 2) out[full] = bf16_bits(row[k - 1]);
 }
 
 float ftz(float x) { return std::fabs(x) < FLT_MIN ? std::copysign(0.0f, x) : x; }
@@ -151,10 +161,10 @@ void run(const uint32_t* ap, int64_t M, const PackedBf16& b, float* c, int64_t l
 
 void gemm(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, bool native) {
   if (M <= 0 || b.n <= 0) return;
-  std::vector<uint32_t> ap(size_t(M * b.pairs()));
+  std::unique_ptr<uint32_t[]> ap(new uint32_t[size_t(M * b.pairs())]);  // every dword written below
 #pragma omp parallel for schedule(static)
-  for (int64_t m = 0; m < M; ++m) pack_pairs(a + m * b.k, b.k, ap.data() + m * b.pairs(), 1);
-  run(ap.data(), M, b, c, ldc, Store{}, false, native);
+  for (int64_t m = 0; m < M; ++m) pack_row(a + m * b.k, b.k, ap.get() + m * b.pairs());
+  run(ap.get(), M, b, c, ldc, Store{}, false, native);
 }
 
 void syrk(const float* x, int64_t T, int64_t K, float alpha, float* c, bool native) {
