@@ -69,12 +69,16 @@ using Kind = AwqMapping::Kind;
 // The parent block's output for input x [T, in] (the block whose output the loss compares).
 class Parent {
  public:
-  Parent(const model::Architecture& arch, int layer, const AwqMapping& map, const engine::WeightSource& w)
+  Parent(const model::Architecture& arch, int layer, const AwqMapping& map, const engine::WeightSource& w,
+         bool bf16_products)
       : map_(map) {
-    if (map.kind == Kind::AttentionInput || map.kind == Kind::MlpInput)
+    if (map.kind == Kind::AttentionInput || map.kind == Kind::MlpInput) {
       layer_ = std::make_unique<engine::DecoderLayer>(arch, layer, w);
-    else
+      if (bf16_products) layer_->use_bf16_products();
+    } else {
       linear_ = w.linear(*map.balance[0]);
+      linear_->set_bf16_products(bf16_products);
+    }
   }
   void forward(const float* x, int64_t T, const engine::RopeTable& rope, float* out) const {
     switch (map_.kind) {
@@ -341,13 +345,16 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
 
   // The original layer gives each parent its input, as llm-compressor's cached arguments do.
   const int layer = map.smooth->layer;
-  const engine::DecoderLayer original(arch_, layer, weights.base());
-  const Parent reference(arch_, layer, map, weights);
+  engine::DecoderLayer original(arch_, layer, weights.base());
+  if (bf16_products_) original.use_bf16_products();
+  const Parent reference(arch_, layer, map, weights, bf16_products_);
   const int64_t width = parent_width(arch_, map);
 
   uint64_t per_candidate = 0;
   for (const auto& b : bal)
     if (b.args) per_candidate += uint64_t(b.rows * b.cols) * dtype_size(b.dtype);
+  // BF16 products keep a packed BF16 copy of each parent's weights beside the candidate's own.
+  if (bf16_products_) per_candidate *= 2;
   const size_t batch = size_t(std::clamp<uint64_t>(kCandidateBudgetBytes / std::max<uint64_t>(per_candidate, 1), 1,
                                                    grid.size()));
   std::vector<double> loss(grid.size(), 0.0);
@@ -409,7 +416,7 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
         loss[c] = gram_loss(weights, *cand, *map.balance[0], gram);
         continue;
       }
-      parents.push_back(std::make_unique<Parent>(arch_, layer, map, *cand));
+      parents.push_back(std::make_unique<Parent>(arch_, layer, map, *cand, bf16_products_));
       cands.push_back(std::move(cand));
     }
     if (linear_parent) continue;

@@ -101,6 +101,8 @@ class AwqLayer {
                                     const std::function<engine::RopeTable(int64_t tokens)>& rope,
                                     const std::function<void()>& sample_done = {}) const;
   const std::vector<AwqMapping>& mappings() const { return mappings_; }
+  // The search's passes multiply in BF16 (Linear::set_bf16_products), for a BF16 model.
+  void set_bf16_products(bool on) { bf16_products_ = on; }
 
  private:
   class Stats : public engine::LinearObserver {
@@ -118,6 +120,7 @@ class AwqLayer {
   std::vector<AwqMapping> mappings_;
   algorithms::AwqOptions options_;
   ArgsOf args_of_;
+  bool bf16_products_ = false;
   mutable Stats stats_;
 };
 

@@ -267,6 +267,7 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     for (const auto& n : notes) log::info(n);
     awq = std::make_unique<AwqLayer>(arch_, std::move(mappings), awq_->options,
                                      [this](const model::Module& m) { return args_of(m); });
+    awq->set_bf16_products(bf16_products);
   }
   std::vector<engine::LinearObserver*> watching{&collect};
   if (awq) watching.push_back(&awq->statistics());
