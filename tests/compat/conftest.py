@@ -127,3 +127,13 @@ def smollm2():
     return Path(out.stdout.strip().splitlines()[-1])
 
 
+
+
+@pytest.fixture(scope="session")
+def llama_cpp():
+    """The folder of llama.cpp's binaries, built once by scripts/llama-cpp.sh; its parent holds
+    lib/ and include/ (ggml's static libraries and headers) and the HF -> GGUF converter."""
+    out = subprocess.run([str(ROOT / "scripts" / "llama-cpp.sh")], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.fail(f"building llama.cpp failed:\n{out.stderr[-4000:]}")
+    return Path(out.stdout.strip().splitlines()[-1])

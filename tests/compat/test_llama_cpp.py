@@ -20,14 +20,6 @@ WIKITEXT = ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 CHUNKS = 16
 
 
-@pytest.fixture(scope="session")
-def llama_cpp():
-    out = subprocess.run([str(ROOT / "scripts" / "llama-cpp.sh")], capture_output=True, text=True)
-    if out.returncode != 0:
-        pytest.fail(f"building llama.cpp failed:\n{out.stderr[-4000:]}")
-    return __import__("pathlib").Path(out.stdout.strip().splitlines()[-1])
-
-
 def to_gguf(llama_cpp, model_dir, out, outtype="bf16"):
     tools = llama_cpp.parent
     env = dict(os.environ, PYTHONPATH=str(tools / "gguf-py"))

@@ -1,0 +1,92 @@
+#include "numerics/ggml_quants.h"
+
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "numerics/ggml_quants_internal.h"
+#include "numerics/half.h"
+
+namespace lowbit {
+namespace ggml_detail {
+
+void quantize_row_f32(const float* x, uint8_t* y, int64_t n, const float*) {
+  std::memcpy(y, x, size_t(n) * 4);
+}
+void dequantize_f32(const uint8_t* x, float* y, int64_t n) { std::memcpy(y, x, size_t(n) * 4); }
+
+// ggml converts with the hardware's round-to-nearest-even (F16C), as f32_to_fp16 does.
+void quantize_row_f16(const float* x, uint8_t* y, int64_t n, const float*) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = f32_to_fp16(x[i]);
+    std::memcpy(y + 2 * i, &h, 2);
+  }
+}
+void dequantize_f16(const uint8_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, x + 2 * i, 2);
+    y[i] = fp16_to_f32(h);
+  }
+}
+
+// ggml_fp32_to_bf16: RNE, NaN made quiet - the same bits as f32_to_bf16.
+void quantize_row_bf16(const float* x, uint8_t* y, int64_t n, const float*) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t h = f32_to_bf16(x[i]);
+    std::memcpy(y + 2 * i, &h, 2);
+  }
+}
+void dequantize_bf16(const uint8_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, x + 2 * i, 2);
+    y[i] = bf16_to_f32(h);
+  }
+}
+
+}  // namespace ggml_detail
+
+namespace {
+
+using namespace ggml_detail;
+
+// One row per type lowbit encodes; ids, names and sizes are core/ggml_types.h's rows.
+const GgmlCodec kCodecs[] = {
+    {GgmlType::F32, quantize_row_f32, dequantize_f32, false},
+    {GgmlType::F16, quantize_row_f16, dequantize_f16, false},
+    {GgmlType::BF16, quantize_row_bf16, dequantize_bf16, false},
+};
+
+}  // namespace
+
+const GgmlCodec* find_ggml_codec(GgmlType t) {
+  for (const auto& c : kCodecs)
+    if (c.type == t) return &c;
+  return nullptr;
+}
+
+const GgmlCodec& ggml_codec(GgmlType t) {
+  if (const GgmlCodec* c = find_ggml_codec(t)) return *c;
+  throw UserError("GGUF type " + std::string(ggml_traits(t).name) + " is not supported by lowbit");
+}
+
+void ggml_quantize_rows(GgmlType t, const float* src, uint8_t* dst, int64_t nrows, int64_t ne0,
+                        const float* importance) {
+  const GgmlCodec& c = ggml_codec(t);
+  const auto row_bytes = ggml_row_bytes(t, ne0);
+  if (!row_bytes)
+    throw UserError("a row of " + std::to_string(ne0) + " values is not a whole number of " +
+                    std::string(ggml_traits(t).name) + " blocks");
+  const float* w = c.uses_importance ? importance : nullptr;
+#pragma omp parallel for schedule(dynamic, 1) if (nrows > 1)
+  for (int64_t r = 0; r < nrows; ++r) c.quantize_row(src + r * ne0, dst + r * *row_bytes, ne0, w);
+}
+
+void ggml_dequantize(GgmlType t, const uint8_t* src, float* dst, int64_t n) {
+  const GgmlCodec& c = ggml_codec(t);
+  if (!ggml_row_bytes(t, n)) throw UserError("not a whole number of GGUF blocks");
+  c.dequantize(src, dst, n);
+}
+
+}  // namespace lowbit

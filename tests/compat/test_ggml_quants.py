@@ -1,0 +1,117 @@
+"""lowbit's GGUF block codecs against ggml's own: for every type lowbit encodes, the same float32
+rows give the same bytes as ggml_quantize_chunk (the function llama-quantize calls), with and
+without an importance matrix, and both decoders give the same floats bit for bit.
+
+ggml-ref (tests/compat/ggml_ref.cc) is compiled here against the static ggml libraries of the
+llama.cpp that scripts/llama-cpp.sh builds; ggml-codec is lowbit's side with the same CLI.
+"""
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import BUILD, ROOT, run
+
+ROWS = 24
+
+
+@pytest.fixture(scope="session")
+def ggml_ref(llama_cpp, tmp_path_factory):
+    top = llama_cpp.parent
+    exe = tmp_path_factory.mktemp("ggml-ref") / "ggml-ref"
+    libs = [str(top / "lib" / n) for n in ("libggml.a", "libggml-cpu.a", "libggml-base.a")]
+    cmd = ["g++", "-O2", "-std=c++17", "-I", str(top / "include"), str(ROOT / "tests" / "compat" / "ggml_ref.cc"),
+           "-o", str(exe), *libs, "-fopenmp", "-lpthread", "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return exe
+
+
+def codec_types():
+    out = subprocess.run([str(BUILD / "ggml-codec"), "types"], capture_output=True, text=True)
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def rows(cols, seed):
+    """Rows that reach the quantizers' corners: Gaussian, heavy-tailed, one outlier per block,
+    an all-zero block, a constant block, tiny and huge magnitudes, all-negative blocks."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((ROWS, cols)).astype(np.float32)
+    x[1] = rng.standard_t(2, cols)
+    x[2, ::32] *= 40
+    x[3, :64] = 0
+    x[4, 32:96] = 0.37
+    x[5] *= 1e-6
+    x[6] *= 1e4
+    x[7] = -np.abs(x[7])
+    x[8, :256] = 0
+    x[9] = np.round(x[9] * 4) / 4  # values on a coarse grid: exact ties in the searches
+    x[10] *= 1e-30  # scales underflow to fp16 zero or subnormals
+    return x.astype(np.float32)
+
+
+def importance(cols, seed):
+    rng = np.random.default_rng(seed + 1)
+    w = (rng.standard_normal(cols) ** 2).astype(np.float32) * 3
+    w[::17] = 0  # channels the calibration never excited
+    return w
+
+
+def quantize(exe, typ, x, tmp, imatrix=None, tag=""):
+    src, out = tmp / f"x{tag}.f32", tmp / f"y{tag}.bin"
+    x.tofile(src)
+    args = [exe, "quantize", typ, x.shape[0], x.shape[1], src, out]
+    if imatrix is not None:
+        (tmp / "w.f32").write_bytes(imatrix.tobytes())
+        args.append(tmp / "w.f32")
+    run(*args)
+    return out.read_bytes()
+
+
+def dequantize(exe, typ, data, n, tmp, tag=""):
+    src, out = tmp / f"q{tag}.bin", tmp / f"d{tag}.f32"
+    src.write_bytes(data)
+    run(exe, "dequantize", typ, n, src, out)
+    return np.fromfile(out, dtype=np.float32)
+
+
+def block_diff(a, b, typ, cols):
+    """Which (row, block) pairs differ, for the failure message."""
+    import gguf
+    qt = gguf.GGMLQuantizationType[typ.upper()]
+    block, size = gguf.GGML_QUANT_SIZES[qt]
+    A = np.frombuffer(a, np.uint8).reshape(-1, size)
+    B = np.frombuffer(b, np.uint8).reshape(-1, size)
+    bad = np.nonzero((A != B).any(axis=1))[0]
+    per_row = cols // block
+    return [(int(i // per_row), int(i % per_row)) for i in bad[:8]], len(bad), len(A)
+
+
+@pytest.mark.parametrize("typ", codec_types())
+@pytest.mark.parametrize("with_imatrix", [False, True])
+def test_quantized_bytes_equal_ggml(typ, with_imatrix, ggml_ref, tmp_path):
+    for cols, seed in ((768, 1), (512, 2)):
+        x = rows(cols, seed)
+        w = importance(cols, seed) if with_imatrix else None
+        ours = quantize(BUILD / "ggml-codec", typ, x, tmp_path, w, "o")
+        ref = quantize(ggml_ref, typ, x, tmp_path, w, "r")
+        assert len(ours) == len(ref)
+        if ours != ref:
+            where, n, total = block_diff(ours, ref, typ, cols)
+            pytest.fail(f"{typ}: {n} of {total} blocks differ from ggml's (row, block): {where}")
+
+
+@pytest.mark.parametrize("typ", codec_types())
+def test_decoders_agree_bit_for_bit(typ, ggml_ref, tmp_path):
+    cols = 768
+    x = rows(cols, 3)
+    data = quantize(ggml_ref, typ, x, tmp_path, importance(cols, 3), "r")
+    ours = dequantize(BUILD / "ggml-codec", typ, data, x.size, tmp_path, "o")
+    ref = dequantize(ggml_ref, typ, data, x.size, tmp_path, "r")
+    assert np.array_equal(ours.view(np.uint32), ref.view(np.uint32))
+    # The gguf package's numpy decoder is a third, independent reading of the layout.
+    import gguf
+    qt = gguf.GGMLQuantizationType[typ.upper()]
+    if typ not in ("f32", "f16", "bf16"):
+        py = gguf.quants.dequantize(np.frombuffer(data, np.uint8).reshape(ROWS, -1), qt).astype(np.float32).ravel()
+        assert np.array_equal(py, ours), f"{typ}: gguf-py decodes differently at {np.nonzero(py != ours)[0][:8]}"
