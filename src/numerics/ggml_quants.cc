@@ -56,6 +56,13 @@ const GgmlCodec kCodecs[] = {
     {GgmlType::F32, quantize_row_f32, dequantize_f32, false},
     {GgmlType::F16, quantize_row_f16, dequantize_f16, false},
     {GgmlType::BF16, quantize_row_bf16, dequantize_bf16, false},
+    {GgmlType::Q4_0, quantize_row_q4_0, dequantize_q4_0, true},
+    {GgmlType::Q4_1, quantize_row_q4_1, dequantize_q4_1, true},
+    {GgmlType::Q5_0, quantize_row_q5_0, dequantize_q5_0, true},
+    {GgmlType::Q5_1, quantize_row_q5_1, dequantize_q5_1, true},
+    {GgmlType::Q8_0, quantize_row_q8_0, dequantize_q8_0, false},
+    {GgmlType::IQ4_NL, quantize_row_iq4_nl, dequantize_iq4_nl, true},
+    {GgmlType::MXFP4, quantize_row_mxfp4, dequantize_mxfp4, false},
 };
 
 }  // namespace

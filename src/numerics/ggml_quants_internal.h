@@ -12,4 +12,21 @@ void dequantize_f16(const uint8_t* x, float* y, int64_t n);
 void quantize_row_bf16(const float* x, uint8_t* y, int64_t n, const float* w);
 void dequantize_bf16(const uint8_t* x, float* y, int64_t n);
 
+// Legacy 32-element blocks and the 4-bit non-linear types (ggml_legacy.cc). w is the imatrix
+// (length n) or null; the Q8_0 and MXFP4 encoders ignore it, as ggml does.
+void quantize_row_q4_0(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q4_0(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q4_1(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q4_1(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q5_0(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q5_0(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q5_1(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q5_1(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q8_0(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q8_0(const uint8_t* x, float* y, int64_t n);
+void quantize_row_iq4_nl(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_iq4_nl(const uint8_t* x, float* y, int64_t n);
+void quantize_row_mxfp4(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_mxfp4(const uint8_t* x, float* y, int64_t n);
+
 }  // namespace lowbit::ggml_detail

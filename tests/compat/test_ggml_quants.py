@@ -47,6 +47,32 @@ def rows(cols, seed):
     x[8, :256] = 0
     x[9] = np.round(x[9] * 4) / 4  # values on a coarse grid: exact ties in the searches
     x[10] *= 1e-30  # scales underflow to fp16 zero or subnormals
+    x[11] = rng.integers(-8, 8, cols) * 0.5  # x / d + offset lands exactly on .5: the ref paths' ties
+    x[12] = np.sign(x[12]) * 2.0 ** rng.integers(-12, 12, cols)  # powers of two (MXFP4 exponents)
+    x[13] = np.nextafter(np.abs(x[12]).astype(np.float32), np.float32(0))  # just below them
+    x[14, :] = -0.37  # constant negative blocks: the signed extreme is negative
+    x[15] = 0
+    x[15, 5::32] = rng.standard_normal(cols // 32)  # one nonzero element per block
+    x[16] = 0.5
+    x[16, 1::2] = -0.5  # ties between the two signs of the extreme
+    return x.astype(np.float32)
+
+
+def extreme_rows(cols, seed):
+    """Magnitudes where ggml's arithmetic leaves the normal range: 1/d overflows to inf for
+    subnormal blocks (ggml's float -> int8 casts then give x86's integer indefinite), max - min
+    overflows, fp16 scales overflow to inf or underflow to subnormals."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((8, cols)).astype(np.float32)
+    with np.errstate(over="ignore"):
+        x[0] *= 1e-39
+        x[1] *= 3e-38
+        x[2] *= 1e30
+        x[3] = np.float32(3e38) * np.sign(x[3])
+        x[4] *= 65504 * 8
+        x[5] = 7 * 2.0**-24 * rng.integers(-20, 20, cols)
+        x[6] *= 1e-16  # below ggml's 1e-15 "all zero" threshold of the searches
+        x[7, ::2] *= 1e-41
     return x.astype(np.float32)
 
 
@@ -54,6 +80,7 @@ def importance(cols, seed):
     rng = np.random.default_rng(seed + 1)
     w = (rng.standard_normal(cols) ** 2).astype(np.float32) * 3
     w[::17] = 0  # channels the calibration never excited
+    w[64:96] = 0  # a whole block of them
     return w
 
 
@@ -99,6 +126,23 @@ def test_quantized_bytes_equal_ggml(typ, with_imatrix, ggml_ref, tmp_path):
         if ours != ref:
             where, n, total = block_diff(ours, ref, typ, cols)
             pytest.fail(f"{typ}: {n} of {total} blocks differ from ggml's (row, block): {where}")
+
+
+# The types whose encoders are also checked on extreme magnitudes (extreme_rows).
+EXTREME_TYPES = ("q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "mxfp4")
+
+
+@pytest.mark.parametrize("typ", [t for t in codec_types() if t in EXTREME_TYPES])
+@pytest.mark.parametrize("with_imatrix", [False, True])
+def test_extreme_magnitudes_equal_ggml(typ, with_imatrix, ggml_ref, tmp_path):
+    cols = 256
+    x = extreme_rows(cols, 4)
+    w = importance(cols, 4) if with_imatrix else None
+    ours = quantize(BUILD / "ggml-codec", typ, x, tmp_path, w, "o")
+    ref = quantize(ggml_ref, typ, x, tmp_path, w, "r")
+    if ours != ref:
+        where, n, total = block_diff(ours, ref, typ, cols)
+        pytest.fail(f"{typ}: {n} of {total} blocks differ from ggml's (row, block): {where}")
 
 
 @pytest.mark.parametrize("typ", codec_types())
