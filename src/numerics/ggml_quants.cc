@@ -56,6 +56,12 @@ const GgmlCodec kCodecs[] = {
     {GgmlType::F32, quantize_row_f32, dequantize_f32, false},
     {GgmlType::F16, quantize_row_f16, dequantize_f16, false},
     {GgmlType::BF16, quantize_row_bf16, dequantize_bf16, false},
+    {GgmlType::Q2_K, quantize_row_q2_k, dequantize_q2_k, true},
+    {GgmlType::Q3_K, quantize_row_q3_k, dequantize_q3_k, true},
+    {GgmlType::Q4_K, quantize_row_q4_k, dequantize_q4_k, true},
+    {GgmlType::Q5_K, quantize_row_q5_k, dequantize_q5_k, true},
+    {GgmlType::Q6_K, quantize_row_q6_k, dequantize_q6_k, true},
+    {GgmlType::IQ4_XS, quantize_row_iq4_xs, dequantize_iq4_xs, true},
 };
 
 }  // namespace
