@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "numerics/ggml_iq4.h"
 #include "numerics/ggml_quants_internal.h"
 #include "numerics/ggml_search.h"
 #include "numerics/half.h"
@@ -21,6 +22,8 @@ namespace lowbit::ggml_detail {
 namespace {
 
 constexpr int kBlock = 32;
+// E2M1 values doubled (ggml's kvalues_mxfp4): bit 3 is the sign; MXFP4 scales by half.
+constexpr int8_t kFp4DoubledValues[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 inline void store_fp16(uint8_t* p, float v) {
   const uint16_t h = f32_to_fp16(v);
@@ -181,7 +184,7 @@ void quantize_row_q4_0(const float* x, uint8_t* y, int64_t n, const float* impor
     const float* xb = x + b * kBlock;
     uint8_t* yb = y + b * 18;
     block_weights(weight, xb, importance + b * kBlock, sigma2);
-    store_fp16(yb, make_qx_quants(kBlock, 8, xb, L, 1, weight));
+    store_fp16(yb, make_qx_quants(kBlock, 8, xb, L, weight));
     for (int j = 0; j < 16; ++j) yb[2 + j] = uint8_t(L[j] | (L[j + 16] << 4));
   }
 }
@@ -212,7 +215,7 @@ void quantize_row_q4_1(const float* x, uint8_t* y, int64_t n, const float* impor
     block_weights(weight, xb, importance + b * kBlock, sigma2);
     float neg_min;
     const float d =
-        make_qkx3_quants(kBlock, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+        make_qkx_quants(kBlock, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
     store_fp16(yb, d);
     store_fp16(yb + 2, -neg_min);
     for (int j = 0; j < 16; ++j) yb[4 + j] = uint8_t(L[j] | (L[j + 16] << 4));
@@ -244,7 +247,7 @@ void quantize_row_q5_0(const float* x, uint8_t* y, int64_t n, const float* impor
     const float* xb = x + b * kBlock;
     uint8_t* yb = y + b * 22;
     block_weights(weight, xb, importance + b * kBlock, sigma2);
-    store_fp16(yb, make_qx_quants(kBlock, 16, xb, L, 1, weight));
+    store_fp16(yb, make_qx_quants(kBlock, 16, xb, L, weight));
     for (int j = 0; j < kBlock; ++j) levels[j] = uint8_t(L[j]);
     pack_fifth_bits(yb + 6, yb + 2, levels);
   }
@@ -276,7 +279,7 @@ void quantize_row_q5_1(const float* x, uint8_t* y, int64_t n, const float* impor
     block_weights(weight, xb, importance + b * kBlock, sigma2);
     float neg_min;
     const float d =
-        make_qkx3_quants(kBlock, 31, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
+        make_qkx_quants(kBlock, 31, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
     store_fp16(yb, d);
     store_fp16(yb + 2, -neg_min);
     pack_fifth_bits(yb + 8, yb + 4, L);
@@ -313,14 +316,14 @@ void dequantize_q8_0(const uint8_t* x, float* y, int64_t n) {
   }
 }
 
-// ---- IQ4_NL: 18 bytes = fp16 d, nibbles indexing kIq4nlValues; y = d * K[q]. ggml's
+// ---- IQ4_NL: 18 bytes = fp16 d, nibbles indexing kIq4Values; y = d * K[q]. ggml's
 // llama-quantize path (quantize_iq4_nl) runs the weighted search with or without an imatrix.
 
 void quantize_row_iq4_nl(const float* x, uint8_t* y, int64_t n, const float* importance) {
   for (int64_t b = 0; b < n / kBlock; ++b) {
     uint16_t d;
     const float* w = importance ? importance + b * kBlock : nullptr;
-    iq4_nl_quantize_superblock(kBlock, x + b * kBlock, w, &d, y + b * 18 + 2, nullptr, nullptr);
+    quantize_iq4_superblock(kBlock, x + b * kBlock, w, &d, y + b * 18 + 2, nullptr, nullptr);
     std::memcpy(y + b * 18, &d, 2);
   }
 }
@@ -330,7 +333,7 @@ void dequantize_iq4_nl(const uint8_t* x, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kBlock; ++b, x += 18, y += kBlock) {
     const float d = load_fp16(x);
     unpack_codes(x + 2, nullptr, q);
-    for (int j = 0; j < kBlock; ++j) y[j] = d * float(kIq4nlValues[q[j]]);
+    for (int j = 0; j < kBlock; ++j) y[j] = d * float(kIq4Values[q[j]]);
   }
 }
 

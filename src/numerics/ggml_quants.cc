@@ -63,6 +63,12 @@ const GgmlCodec kCodecs[] = {
     {GgmlType::Q8_0, quantize_row_q8_0, dequantize_q8_0, false},
     {GgmlType::IQ4_NL, quantize_row_iq4_nl, dequantize_iq4_nl, true},
     {GgmlType::MXFP4, quantize_row_mxfp4, dequantize_mxfp4, false},
+    {GgmlType::Q2_K, quantize_row_q2_k, dequantize_q2_k, true},
+    {GgmlType::Q3_K, quantize_row_q3_k, dequantize_q3_k, true},
+    {GgmlType::Q4_K, quantize_row_q4_k, dequantize_q4_k, true},
+    {GgmlType::Q5_K, quantize_row_q5_k, dequantize_q5_k, true},
+    {GgmlType::Q6_K, quantize_row_q6_k, dequantize_q6_k, true},
+    {GgmlType::IQ4_XS, quantize_row_iq4_xs, dequantize_iq4_xs, true},
 };
 
 }  // namespace

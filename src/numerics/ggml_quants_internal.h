@@ -29,4 +29,20 @@ void dequantize_iq4_nl(const uint8_t* x, float* y, int64_t n);
 void quantize_row_mxfp4(const float* x, uint8_t* y, int64_t n, const float* w);
 void dequantize_mxfp4(const uint8_t* x, float* y, int64_t n);
 
+// K-quants (ggml_kquants.cc): w is the imatrix (length n) or null, as ggml_quantize_chunk's.
+void quantize_row_q2_k(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q2_k(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q3_k(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q3_k(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q4_k(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q4_k(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q5_k(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q5_k(const uint8_t* x, float* y, int64_t n);
+void quantize_row_q6_k(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_q6_k(const uint8_t* x, float* y, int64_t n);
+
+// IQ4_XS (ggml_iq4.cc, beside the search IQ4_NL shares).
+void quantize_row_iq4_xs(const float* x, uint8_t* y, int64_t n, const float* w);
+void dequantize_iq4_xs(const uint8_t* x, float* y, int64_t n);
+
 }  // namespace lowbit::ggml_detail

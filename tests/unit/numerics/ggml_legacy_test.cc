@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "numerics/ggml_quants.h"
+#include "numerics/ggml_iq4.h"
 #include "numerics/ggml_search.h"
 #include "numerics/half.h"
 
@@ -70,12 +71,12 @@ TEST(GgmlSearch, TruncationIsX86s) {
 }
 
 TEST(GgmlSearch, NearestCodeTakesTheUpperEntryAtAMidpoint) {
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, -200.f), 0);
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, 200.f), 15);
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, 0.f), 8);     // 1 is nearer than -10
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, 7.f), 9);     // midpoint of 1 and 13
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, 6.99f), 8);
-  EXPECT_EQ(nearest_code_index(kIq4nlValues, 16, -115.5f), 1);  // midpoint of -127 and -104
+  EXPECT_EQ(iq4_nearest_code(-200.f), 0);
+  EXPECT_EQ(iq4_nearest_code(200.f), 15);
+  EXPECT_EQ(iq4_nearest_code(0.f), 8);     // 1 is nearer than -10
+  EXPECT_EQ(iq4_nearest_code(7.f), 9);     // midpoint of 1 and 13
+  EXPECT_EQ(iq4_nearest_code(6.99f), 8);
+  EXPECT_EQ(iq4_nearest_code(-115.5f), 1);  // midpoint of -127 and -104
 }
 
 TEST(GgmlSearch, SymmetricSearchFindsAnExactGrid) {
@@ -84,12 +85,12 @@ TEST(GgmlSearch, SymmetricSearchFindsAnExactGrid) {
   std::array<float, 8> w;
   w.fill(1.0f);
   std::array<int8_t, 8> L;
-  const float d = make_qx_quants(8, 8, x.data(), L.data(), 1, w.data());
+  const float d = make_qx_quants(8, 8, x.data(), L.data(), w.data());
   EXPECT_EQ(d, 0.25f);
   const std::array<int8_t, 8> want = {0, 15, 10, 7, 8, 12, 2, 9};  // x / 0.25 + 8
   EXPECT_EQ(L, want);
   std::array<float, 8> zero{};
-  EXPECT_EQ(make_qx_quants(8, 8, zero.data(), L.data(), 1, w.data()), 0.f);
+  EXPECT_EQ(make_qx_quants(8, 8, zero.data(), L.data(), w.data()), 0.f);
   EXPECT_EQ(L[0], 0);
 }
 
@@ -101,7 +102,7 @@ TEST(GgmlSearch, AsymmetricSearchFindsAnAffineGrid) {
   w.fill(1.0f);
   std::array<uint8_t, 16> L, aux;
   float neg_min;
-  const float d = make_qkx3_quants(16, 15, x.data(), w.data(), L.data(), &neg_min, aux.data(),
+  const float d = make_qkx_quants(16, 15, x.data(), w.data(), L.data(), &neg_min, aux.data(),
                                    -0.9f, 0.05f, 36, false);
   EXPECT_NEAR(d, 0.125f, 1e-6f);
   EXPECT_NEAR(neg_min, 1.0f, 1e-6f);
@@ -110,8 +111,7 @@ TEST(GgmlSearch, AsymmetricSearchFindsAnAffineGrid) {
   // A block of one positive value: min is capped at 0 and the level takes it all.
   std::array<float, 16> c;
   c.fill(0.5f);
-  make_qkx3_quants(16, 15, c.data(), nullptr, L.data(), &neg_min, aux.data(), -0.9f, 0.05f, 36,
-                   false);
+  make_qkx_quants(16, 15, c.data(), w.data(), L.data(), &neg_min, aux.data(), -0.9f, 0.05f, 36, false);
   EXPECT_EQ(neg_min, 0.0f);
 }
 
@@ -267,8 +267,8 @@ TEST(GgmlLegacy, Iq4nlUsesTheCodebook) {
   for (int j = 0; j < 16; ++j) blk[2 + size_t(j)] = uint8_t(j | ((15 - j) << 4));
   back = decode(GgmlType::IQ4_NL, blk, 32);
   for (int j = 0; j < 16; ++j) {
-    EXPECT_EQ(back[size_t(j)], 2.0f * kIq4nlValues[j]);
-    EXPECT_EQ(back[size_t(j) + 16], 2.0f * kIq4nlValues[15 - j]);
+    EXPECT_EQ(back[size_t(j)], 2.0f * kIq4Values[j]);
+    EXPECT_EQ(back[size_t(j) + 16], 2.0f * kIq4Values[15 - j]);
   }
 }
 
