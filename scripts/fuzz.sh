@@ -11,8 +11,8 @@ if [ "${1:-}" = "--runs" ]; then limit="-runs=${2:?} -seed=1"; what="${2} runs"
 else limit="-max_total_time=${1:-30}"; what="${1:-30}s"; fi
 cmake -S "$root" -B "$root/build-fuzz" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLOWBIT_FUZZ=ON -DLOWBIT_BUILD_TESTS=OFF -DLOWBIT_BUILD_BENCH=OFF >/dev/null
-cmake --build "$root/build-fuzz" -j "$(nproc)" --target fuzz_safetensors fuzz_recipe fuzz_config fuzz_tokenizer fuzz_logprobs fuzz_chat_template
-for t in safetensors recipe config tokenizer logprobs chat_template; do
+cmake --build "$root/build-fuzz" -j "$(nproc)" --target fuzz_safetensors fuzz_recipe fuzz_config fuzz_tokenizer fuzz_logprobs fuzz_chat_template fuzz_gguf
+for t in safetensors recipe config tokenizer logprobs chat_template gguf; do
   work="$root/build-fuzz/corpus-$t"
   mkdir -p "$work"
   echo "fuzz_$t: $what"

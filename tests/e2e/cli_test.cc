@@ -17,6 +17,7 @@
 #include "export/checkpoint_info.h"
 #include "export/compressed_tensors.h"
 #include "io/file_util.h"
+#include "io/gguf.h"
 #include "io/model_dir.h"
 #include "numerics/half.h"
 #include "tiny_model.h"
@@ -748,4 +749,63 @@ TEST_F(Cli, GptqCalibratesOnChatConversations) {
                        "13 documents"),
             std::string::npos)
       << r.out;
+}
+
+TEST_F(Cli, InspectGgufFile) {
+  fs::path g = root / "tiny.gguf";
+  {
+    io::GgufWriter w(g);
+    w.set("general.architecture", io::GgufValue::string("llama"));
+    w.set("general.name", io::GgufValue::string("Tiny"));
+    w.set("llama.block_count", io::GgufValue::u32(2));
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 40; ++i) tokens.push_back("t" + std::to_string(i));
+    w.set("tokenizer.ggml.tokens", io::GgufValue::strings(tokens));
+    w.set("tokenizer.ggml.token_type", io::GgufValue::i32s({1, 3}));
+    w.add_tensor("output_norm.weight", {64}, GgmlType::F32);
+    w.add_tensor("blk.0.attn_q.weight", {256, 2}, GgmlType::Q4_K);
+    w.add_tensor("blk.1.attn_q.weight", {256, 2}, GgmlType::Q4_K);
+    std::vector<uint8_t> norm(256), q(288);
+    w.write_tensor("output_norm.weight", norm.data(), norm.size());
+    w.write_tensor("blk.0.attn_q.weight", q.data(), q.size());
+    w.write_tensor("blk.1.attn_q.weight", q.data(), q.size());
+    w.finish();
+  }
+  auto r = run("inspect " + g.string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("format         GGUF version 3 (alignment 32)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("architecture   llama"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("name           Tiny"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("keys           5"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tensors        3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  f32             1 tensors"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  q4_K            2 tensors"), std::string::npos) << r.out;
+
+  auto j = run("inspect --json " + g.string());
+  ASSERT_EQ(j.rc, 0) << j.out;
+  auto info = nlohmann::json::parse(j.out);
+  EXPECT_EQ(info["format"], "gguf");
+  EXPECT_EQ(info["version"], 3);
+  EXPECT_EQ(info["architecture"], "llama");
+  EXPECT_EQ(info["key_count"], 5);
+  EXPECT_EQ(info["tensor_count"], 3);
+  EXPECT_EQ(info["file_bytes"], fs::file_size(g));
+  EXPECT_EQ(info["types"], nlohmann::json::parse(R"([{"type": "f32", "tensors": 1, "bytes": 256},
+                                                     {"type": "q4_K", "tensors": 2, "bytes": 576}])"));
+  EXPECT_EQ(info["metadata"][2], nlohmann::json::parse(R"({"key": "llama.block_count", "type": "u32", "value": 2})"));
+  // a long array by its length only, a short one in full
+  EXPECT_EQ(info["metadata"][3]["type"], "arr[str]");
+  EXPECT_EQ(info["metadata"][3]["value"], nlohmann::json::parse(R"({"length": 40})"));
+  EXPECT_EQ(info["metadata"][4]["value"], nlohmann::json::parse("[1, 3]"));
+  EXPECT_EQ(info["tensors"][1], nlohmann::json::parse(R"({"name": "blk.0.attn_q.weight", "ne": [256, 2],
+                                                         "type": "q4_K", "offset": 256, "bytes": 288})"));
+
+  // A corrupt file: one error line naming the file and what is wrong, exit 2.
+  std::string bytes = io::read_text_file(g);
+  bytes[4] = 9;  // version 9
+  fs::path bad = root / "bad.gguf";
+  io::write_text_file(bad, bytes);
+  r = run("inspect " + bad.string());
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("error: " + bad.string() + ": GGUF version 9 is newer than 3"), std::string::npos) << r.out;
 }
