@@ -11,7 +11,9 @@
 #include "io/file_util.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
+#include "core/ggml_types.h"
 #include "pipeline/calibration_data.h"
+#include "pipeline/gguf_export.h"
 #include "pipeline/quantize_checkpoint.h"
 #include "pipeline/resume_state.h"
 #include "pipeline/sequential_calibration.h"
@@ -38,7 +40,59 @@ struct QuantizeFlags {
   bool overwrite = false, dry_run = false;
   bool quiet_report = false, resume = false;
   std::vector<std::string> targets, ignore;
+  // GGUF output (--format gguf / --gguf-type).
+  std::string gguf_type, gguf_pre, output_tensor_type, token_embedding_type;
+  std::vector<std::string> tensor_types;
+  bool pure = false;
 };
+
+GgmlType ggml_type_flag(const std::string& name, const char* flag) {
+  if (auto t = ggml_type_from_name(name)) return *t;
+  throw UserError(std::string(flag) + " " + name + ": not a ggml type (e.g. q8_0, q6_K, q4_K, f16)");
+}
+
+// `lowbit quantize MODEL -o FILE.gguf --gguf-type Q4_K_M`: the whole model as one GGUF file.
+int run_gguf(QuantizeFlags& f, CLI::App& sub) {
+  f.s.format.clear();
+  if (f.s.any() || !f.recipe.empty() || sub.count("--targets"))
+    throw UserError("--format gguf takes its types from --gguf-type (and --tensor-type); drop --scheme/--bits/"
+                    "--group-size/--strategy/--observer/--recipe/--targets");
+  if (!f.method.empty() && f.method != "rtn")
+    throw UserError("--method " + f.method + " with --format gguf: GPTQ/AWQ into GGUF blocks is not supported yet; "
+                    "write a compressed-tensors checkpoint, or a GGUF with llama.cpp's own rounding (no --method)");
+  if (!f.calib.empty())
+    throw UserError("--calib with --format gguf: importance matrices from calibration are not supported yet");
+  if (f.resume) throw UserError("--resume continues a calibrated run; a GGUF export is not one");
+  if (!f.eval_text.empty()) throw UserError("--eval with --format gguf: run llama-perplexity on the file");
+  io::ModelDir in(f.model);
+  const model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
+  pipeline::GgufExportOptions o;
+  o.output = f.output;
+  o.overwrite = f.overwrite;
+  o.ftype = f.gguf_type.empty() ? "Q4_K_M" : f.gguf_type;
+  o.pre_tokenizer = f.gguf_pre;
+  o.progress = parse_progress_mode(f.progress);
+  o.mix.pure = f.pure;
+  o.mix.ignore = f.ignore;
+  if (!f.output_tensor_type.empty()) o.mix.output_type = ggml_type_flag(f.output_tensor_type, "--output-tensor-type");
+  if (!f.token_embedding_type.empty())
+    o.mix.token_embedding_type = ggml_type_flag(f.token_embedding_type, "--token-embedding-type");
+  for (const auto& t : f.tensor_types) o.mix.tensor_types.push_back(quant::parse_gguf_tensor_type(t));
+  if (f.dry_run) {
+    const quant::GgufMix mix = pipeline::plan_gguf(in, arch, o);
+    std::printf("%s: %s as GGUF %s (general.file_type %u)\n", f.model.c_str(), arch.name.c_str(),
+                std::string(mix.ftype.name).c_str(), unsigned(mix.ftype.id));
+    for (const auto& t : mix.tensors) std::printf("%-40s %s\n", t.name.c_str(), std::string(ggml_traits(t.type).name).c_str());
+    for (const auto& n : mix.notes) std::printf("note: %s\n", n.c_str());
+    return 0;
+  }
+  const pipeline::GgufExportSummary sum = pipeline::export_gguf(in, arch, o);
+  for (const auto& n : sum.notes) log::info(n);
+  std::string types;
+  for (const auto& [t, n] : sum.tensors_per_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
+  std::printf("tensor types: %s\n%s", types.c_str(), pipeline::summary_line(sum.sizes, f.output).c_str());
+  return 0;
+}
 
 quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
   if (!f.recipe.empty()) {
@@ -59,6 +113,7 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
 
 int run(QuantizeFlags f, CLI::App& sub) {
   set_threads(f.threads);
+  if (f.s.format == "gguf" || !f.gguf_type.empty()) return run_gguf(f, sub);
   if (f.method.find(',') != std::string::npos) {
     if (f.resume) throw UserError("--resume continues one method's run: run that method alone with --resume");
     if (f.dry_run) throw UserError("--dry-run takes one method");
@@ -202,7 +257,7 @@ int run(QuantizeFlags f, CLI::App& sub) {
 
 void register_quantize(CLI::App& app) {
   static QuantizeFlags f;
-  CLI::App* sub = app.add_subcommand("quantize", "Quantize a Hugging Face checkpoint to compressed-tensors");
+  CLI::App* sub = app.add_subcommand("quantize", "Quantize a Hugging Face checkpoint to compressed-tensors, or to a llama.cpp GGUF file");
   sub->add_option("model", f.model, "Model folder (config.json + *.safetensors)")->required();
   sub->add_option("-o,--output", f.output, "Output folder (written atomically)")->required();
   add_scheme_flags(sub, f.s);
@@ -241,6 +296,19 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--n-grid", f.n_grid, "AWQ: scale ratios tried per mapping (20)");
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
+  sub->add_option("--gguf-type", f.gguf_type,
+                  "GGUF output: llama-quantize's ftype (Q4_K_M, Q4_K_S, Q5_K_M, Q6_K, Q8_0, Q4_0, Q3_K_M, Q2_K, IQ4_XS, "
+                  "F16, BF16 ...), with its per-tensor rules; implies --format gguf (default Q4_K_M)");
+  sub->add_option("--tensor-type", f.tensor_types,
+                  "GGUF: PATTERN=TYPE per tensor (repeatable): our targets syntax on HF module paths "
+                  "('re:.*down_proj=q6_K', 'lm_head=q8_0') or llama-quantize's regex on GGUF names ('attn_v=q8_0')");
+  sub->add_option("--output-tensor-type", f.output_tensor_type, "GGUF: type of output.weight (as llama-quantize)");
+  sub->add_option("--token-embedding-type", f.token_embedding_type,
+                  "GGUF: type of token_embd.weight (as llama-quantize)");
+  sub->add_flag("--pure", f.pure, "GGUF: the ftype's type for every weight, no per-tensor rules (llama-quantize --pure)");
+  sub->add_option("--gguf-pre", f.gguf_pre,
+                  "GGUF: tokenizer.ggml.pre (llama-bpe, qwen2, smollm, ...); default: detected as llama.cpp's "
+                  "converter detects it");
   sub->add_flag("--overwrite", f.overwrite, "Replace the output folder if it exists");
   sub->add_flag("--resume", f.resume,
                 "Continue an interrupted calibrated run from its last finished layer (state in OUTPUT.lowbit-resume; "
@@ -266,6 +334,8 @@ void register_quantize(CLI::App& app) {
       "      --ignore lm_head   # one checkpoint per method and one table\n"
       "  lowbit quantize ./model -o ./out --bits 4 --group-size 64 --asymmetric --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
+      "  lowbit quantize ./model -o model-q4km.gguf --gguf-type Q4_K_M   # llama.cpp GGUF, llama-quantize's mix\n"
+      "  lowbit quantize ./model -o m.gguf --gguf-type Q4_K_M --tensor-type 're:.*down_proj=q6_K' --ignore lm_head\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"
       "Targets/ignore follow compressed-tensors: 're:' patterns use Python re.match (anchored at the start only).");
   register_runner("quantize", [sub] { return run(f, *sub); });

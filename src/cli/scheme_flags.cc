@@ -20,8 +20,10 @@ std::string block_formats_text() {
 
 void add_scheme_flags(CLI::App* sub, SchemeFlags& f) {
   sub->add_option("--scheme", f.scheme, "Preset (compressed-tensors names): " + quant::supported_schemes_text());
-  sub->add_option("--format", f.format, "Explicit weight format: int | fp8 | fp4 (weight-only)")
-      ->check(CLI::IsMember({"int", "fp8", "fp4"}));
+  sub->add_option("--format", f.format,
+                  "Explicit weight format: int | fp8 | fp4 (weight-only); gguf: one llama.cpp GGUF file (see "
+                  "--gguf-type)")
+      ->check(CLI::IsMember({"int", "fp8", "fp4", "gguf"}));
   sub->add_option("--bits", f.bits, "Int weight bits (2..8); alone means symmetric, group 128");
   sub->add_option("--group-size", f.group_size,
                   "Group size along the input dimension; -1 = per channel. Block formats: " + block_formats_text());
@@ -43,6 +45,7 @@ quant::WeightOverrides SchemeFlags::overrides() const {
   using E = quant::WeightOverrides::Element;
   if (symmetric && asymmetric) throw UserError("--symmetric and --asymmetric are exclusive");
   quant::WeightOverrides o;
+  if (format == "gguf") throw UserError("--format gguf writes a GGUF file: it takes --gguf-type, not a scheme");
   if (!format.empty()) o.element = format == "int" ? E::Int : format == "fp8" ? E::Fp8 : E::Fp4;
   if (bits) o.bits = bits;
   if (!strategy.empty()) o.strategy = quant::parse_strategy(strategy, "--strategy");

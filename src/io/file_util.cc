@@ -153,17 +153,20 @@ std::string read_text_file(const std::filesystem::path& path, size_t max_bytes) 
   return out;
 }
 
-std::string file_sha256(const std::filesystem::path& path) {
-  MappedFile f(path);
+std::string sha256_hex(const void* data, size_t size) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (!EVP_Digest(f.data() ? f.data() : reinterpret_cast<const uint8_t*>(""), f.size(), digest, &len, EVP_sha256(),
-                  nullptr))
+  if (!EVP_Digest(size ? data : "", size, digest, &len, EVP_sha256(), nullptr))
     throw std::runtime_error("SHA-256 failed");
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) out += hex[digest[i] >> 4], out += hex[digest[i] & 15];
   return out;
+}
+
+std::string file_sha256(const std::filesystem::path& path) {
+  MappedFile f(path);
+  return sha256_hex(f.data(), f.size());
 }
 
 void write_text_file(const std::filesystem::path& path, const std::string& text) {

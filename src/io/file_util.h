@@ -54,7 +54,8 @@ class FileWriter {
 };
 
 std::string read_text_file(const std::filesystem::path& path, size_t max_bytes = 64u << 20);
-// Hex SHA-256 of a file's bytes (as sha256sum prints it); UserError if unreadable.
+// Hex SHA-256 of bytes, and of a file's bytes (as sha256sum prints it; UserError if unreadable).
+std::string sha256_hex(const void* data, size_t size);
 std::string file_sha256(const std::filesystem::path& path);
 void write_text_file(const std::filesystem::path& path, const std::string& text);
 

@@ -137,3 +137,13 @@ def llama_cpp():
     if out.returncode != 0:
         pytest.fail(f"building llama.cpp failed:\n{out.stderr[-4000:]}")
     return Path(out.stdout.strip().splitlines()[-1])
+
+
+def to_gguf(llama_cpp, model_dir, out, outtype="bf16"):
+    """llama.cpp's own HF -> GGUF converter (the one beside the llama_cpp binaries)."""
+    tools = llama_cpp.parent
+    env = dict(os.environ, PYTHONPATH=str(tools / "gguf-py"))
+    proc = subprocess.run([sys.executable, str(tools / "convert_hf_to_gguf.py"), str(model_dir), "--outtype", outtype,
+                           "--outfile", str(out)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return out

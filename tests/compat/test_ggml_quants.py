@@ -28,6 +28,8 @@ def ggml_ref(llama_cpp, tmp_path_factory):
 
 
 def codec_types():
+    if not (BUILD / "ggml-codec").exists():
+        pytest.fail(f"{BUILD / 'ggml-codec'} is missing: build lowbit first")
     out = subprocess.run([str(BUILD / "ggml-codec"), "types"], capture_output=True, text=True)
     return out.stdout.split() if out.returncode == 0 else []
 

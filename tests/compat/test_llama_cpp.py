@@ -14,19 +14,10 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, to_gguf
 
 WIKITEXT = ROOT.parent / "shared" / "data" / "wikitext-2-raw-test.txt"
 CHUNKS = 16
-
-
-def to_gguf(llama_cpp, model_dir, out, outtype="bf16"):
-    tools = llama_cpp.parent
-    env = dict(os.environ, PYTHONPATH=str(tools / "gguf-py"))
-    proc = subprocess.run([sys.executable, str(tools / "convert_hf_to_gguf.py"), str(model_dir), "--outtype", outtype,
-                           "--outfile", str(out)], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return out
 
 
 def test_perplexity_matches_llama_cpp_on_smollm2(smollm2, llama_cpp, lowbit, tmp_path):

@@ -1,0 +1,183 @@
+#include "pipeline/gguf_export.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "export/gguf_checkpoint_writer.h"
+#include "export/gguf_metadata.h"
+#include "model/gguf_names.h"
+#include "numerics/convert.h"
+#include "numerics/ggml_quants.h"
+#include "numerics/scan.h"
+#include "pipeline/quantize_checkpoint.h"
+
+namespace lowbit::pipeline {
+
+namespace {
+
+DType matrix_dtype(const io::ModelDir& in, const model::Architecture& arch) {
+  for (const auto& p : arch.params)
+    if (p.shape.size() == 2) return in.at(p.name).info->dtype;
+  return DType::F32;
+}
+
+GgmlType ggml_of(DType t) {
+  switch (t) {
+    case DType::F16: return GgmlType::F16;
+    case DType::BF16: return GgmlType::BF16;
+    default: return GgmlType::F32;
+  }
+}
+
+bool is_rope_permuted(const std::string& arch, const std::string& hf_name) {
+  if (arch != "llama") return false;
+  return hf_name.ends_with("self_attn.q_proj.weight") || hf_name.ends_with("self_attn.k_proj.weight") ||
+         hf_name.ends_with("self_attn.q_proj.bias") || hf_name.ends_with("self_attn.k_proj.bias");
+}
+
+}  // namespace
+
+void permute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads) {
+  if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0)
+    throw UserError("cannot permute " + std::to_string(rows) + " rows into " + std::to_string(heads) +
+                    " RoPE heads of even size");
+  const int64_t d = rows / heads, half = d / 2;
+  std::vector<float> head(size_t(d * cols));
+  for (int64_t h = 0; h < heads; ++h) {
+    float* base = w + h * d * cols;
+    std::memcpy(head.data(), base, head.size() * sizeof(float));
+    for (int64_t j = 0; j < half; ++j)
+      for (int64_t s = 0; s < 2; ++s)
+        std::memcpy(base + (2 * j + s) * cols, head.data() + (s * half + j) * cols, size_t(cols) * sizeof(float));
+  }
+}
+
+// The converter computes these in float32 tensors (torch), from the config's rope_scaling.
+std::vector<float> llama3_rope_factors(const model::Architecture& a) {
+  const int64_t dim = a.head_dim;
+  const float factor = float(a.rope_factor), low = float(a.rope_low_freq_factor), high = float(a.rope_high_freq_factor);
+  const float old_ctx = float(a.rope_original_max_positions);
+  const float low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+  std::vector<float> out;
+  for (int64_t i = 0; i < dim; i += 2) {
+    const float freq = 1.0f / std::pow(float(a.rope_theta), float(i) / float(dim));
+    const float wavelen = float(2 * std::numbers::pi) / freq;
+    if (wavelen < high_wavelen) {
+      out.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      out.push_back(factor);
+    } else {
+      const float smooth = (old_ctx / wavelen - low) / (high - low);
+      out.push_back(1.0f / ((1 - smooth) / factor + smooth));
+    }
+  }
+  return out;
+}
+
+quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts) {
+  validate_checkpoint(in, arch);
+  const quant::GgufMixModel m = quant::gguf_mix_model(arch, ggml_of(matrix_dtype(in, arch)));
+  quant::GgufMixOptions mo = opts.mix;
+  mo.has_imatrix = !opts.imatrix.empty();
+  quant::GgufMix mix = quant::choose_gguf_types(m, quant::parse_gguf_ftype(opts.ftype), mo);
+  if (mix.requires_imatrix() && opts.imatrix.empty())
+    throw UserError(std::string(mix.ftype.name) +
+                    " needs an importance matrix (its low-bit types are poor without one): add --calib FILE");
+  return mix;
+}
+
+GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts) {
+  const quant::GgufMix mix = plan_gguf(in, arch, opts);
+  const std::string garch = model::gguf_arch(arch);
+  std::map<std::string, GgmlType> type_of;
+  for (const auto& t : mix.tensors) type_of[t.name] = t.type;
+
+  exporter::GgufMetadataOptions mo;
+  mo.file_type = uint32_t(mix.ftype.id);
+  mo.pre_tokenizer = opts.pre_tokenizer;
+  const exporter::GgufMetadata kv = exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+
+  GgufExportSummary sum;
+  sum.notes = mix.notes;
+  std::vector<io::GgufTensorInfo> infos;
+  std::vector<StreamStep> steps;
+  for (const model::GgufTensorName& t : model::gguf_tensors(arch)) {
+    const auto it = type_of.find(t.gguf);
+    if (it == type_of.end()) throw std::logic_error("the GGUF mix has no type for " + t.gguf);
+    const GgmlType type = it->second;
+    io::GgufTensorInfo info;
+    info.name = t.gguf;
+    info.ne = t.ne;
+    info.type = type;
+    infos.push_back(info);
+    ++sum.tensors_per_type[std::string(ggml_traits(type).name)];
+    const int64_t cols = t.ne[0];
+    int64_t rows = 1;
+    for (size_t d = 1; d < t.ne.size(); ++d) rows *= t.ne[d];
+    const uint64_t out_bytes = *ggml_row_bytes(type, cols) * uint64_t(rows);
+
+    StreamStep s;
+    s.out = {t.gguf, DType::F32, t.ne, nullptr};
+    if (t.hf.empty()) {  // rope_freqs.weight: computed, not read
+      s.produce = [&sum, name = t.gguf, &arch](exporter::CheckpointWriter& w) {
+        const std::vector<float> f = llama3_rope_factors(arch);
+        w.write_dense(name, f.data(), f.size() * sizeof(float));
+        ++sum.sizes.copied_tensors;
+      };
+      steps.push_back(std::move(s));
+      continue;
+    }
+    const io::TensorRef* src = &in.at(t.hf);
+    s.input_bytes = src->info->nbytes();
+    const auto imatrix = opts.imatrix.find(t.gguf);
+    const float* importance = imatrix == opts.imatrix.end() ? nullptr : imatrix->second.data();
+    if (importance && int64_t(imatrix->second.size()) != cols)
+      throw UserError("the importance matrix of " + t.gguf + " has " + std::to_string(imatrix->second.size()) +
+                      " values for rows of " + std::to_string(cols));
+    const int64_t heads = t.hf.find("k_proj") != std::string::npos ? arch.kv_heads : arch.heads;
+    const bool permute = is_rope_permuted(garch, t.hf);
+    s.produce = [&sum, src, type, rows, cols, out_bytes, importance, permute, heads,
+                 name = t.gguf](exporter::CheckpointWriter& w) {
+      const int64_t n = rows * cols;
+      if (const int64_t bad = find_non_finite(src->data(), n, src->info->dtype); bad >= 0)
+        throw UserError(src->file->path().filename().string() + ": tensor " + src->info->name +
+                        ": NaN or Inf at flat index " + std::to_string(bad));
+      std::vector<uint8_t> y(out_bytes);
+      const uint64_t row_bytes = out_bytes / uint64_t(rows);
+      // Widened in slabs of rows (a 7B model's embedding is 2 GB in float32); the Q/K
+      // permutation moves rows within a head, so those tensors are widened whole.
+      const int64_t slab = permute ? rows : std::max<int64_t>(1, (int64_t(16) << 20) / cols);
+      std::vector<float> x(size_t(std::min(rows, slab) * cols));
+      for (int64_t r0 = 0; r0 < rows; r0 += slab) {
+        const int64_t nr = std::min(slab, rows - r0);
+        to_f32(src->data(), src->info->dtype, size_t(r0 * cols), size_t(nr * cols), x.data());
+        if (permute) permute_rope_rows(x.data(), cols == n ? n : nr, cols == n ? 1 : cols, heads);
+        ggml_quantize_rows(type, x.data(), y.data() + uint64_t(r0) * row_bytes, nr, cols, importance);
+      }
+      src->release();
+      w.write_dense(name, y.data(), y.size());
+      if (ggml_traits(type).quantized)
+        ++sum.sizes.quantized_modules;
+      else
+        ++sum.sizes.copied_tensors;
+    };
+    steps.push_back(std::move(s));
+  }
+
+  exporter::WriterOptions wo;
+  wo.output = opts.output;
+  wo.overwrite = opts.overwrite;
+  auto writer = exporter::gguf_checkpoint_writer(wo, kv, infos);
+  sum.sizes.seconds = run_stream(steps, *writer, "quantize", opts.progress);
+  const exporter::WriteResult r = writer->commit({});
+  for (const auto& s : steps) sum.sizes.input_bytes += s.input_bytes;
+  sum.sizes.output_bytes = r.bytes;
+  sum.sizes.shards = 1;
+  return sum;
+}
+
+}  // namespace lowbit::pipeline

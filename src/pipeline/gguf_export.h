@@ -1,0 +1,53 @@
+// A Hugging Face checkpoint -> one GGUF file for llama.cpp, streamed tensor by tensor: the
+// names and metadata llama.cpp's converter writes, the per-tensor types of llama-quantize's
+// mix for the ftype (model/gguf_names.h, quant/gguf_mix.h), each weight read from the memory
+// map, widened to float32 (Q/K rows permuted for the llama arch, as the converter does) and
+// encoded by ggml's own algorithms (numerics/ggml_quants.h), with an importance matrix when one
+// is given. Without one, the bytes are those llama-quantize writes from the same weights.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "io/model_dir.h"
+#include "model/architecture.h"
+#include "pipeline/stream.h"
+#include "quant/gguf_mix.h"
+
+namespace lowbit::pipeline {
+
+struct GgufExportOptions {
+  std::filesystem::path output;
+  bool overwrite = false;
+  std::string ftype = "Q4_K_M";  // llama-quantize's name
+  quant::GgufMixOptions mix;     // --tensor-type, --ignore, --pure, output / token-embedding types
+  std::string pre_tokenizer;     // tokenizer.ggml.pre; empty: detected
+  // Importance per GGUF weight name (E[x^2] per input channel, as llama-imatrix stores it); a
+  // weight without an entry is encoded without one.
+  std::map<std::string, std::vector<float>> imatrix;
+  ProgressMode progress = ProgressMode::Auto;
+};
+
+struct GgufExportSummary {
+  QuantizeSummary sizes;
+  std::map<std::string, int> tensors_per_type;  // "q4_K" -> count
+  std::vector<std::string> notes;               // the mix's fallbacks
+};
+
+// The mix alone (what --dry-run prints): GGUF name, shape and type of every tensor.
+quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts);
+
+GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts);
+
+// llama.cpp rotates adjacent pairs where Hugging Face Llama rotates halves: the converter
+// reorders each head's rows of q_proj / k_proj (new row h*d + 2j + s = old row h*d + s*d/2 + j).
+// `rows` x `cols` float32, in place; heads = n_head for q, n_head_kv for k.
+void permute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads);
+
+// Llama-3.1-style rope scaling as the converter writes it: rope_freqs.weight, head_dim/2
+// factors (1 for short wavelengths, `factor` for long, smoothed between).
+std::vector<float> llama3_rope_factors(const model::Architecture& arch);
+
+}  // namespace lowbit::pipeline
