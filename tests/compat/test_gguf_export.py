@@ -58,6 +58,16 @@ def tiny_gguf_model(tiny_model, smollm2, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_bf16(tiny_gguf_model, llama_cpp, tmp_path_factory):
+    return to_gguf(llama_cpp, tiny_gguf_model, tmp_path_factory.mktemp("tiny-bf16") / "bf16.gguf")
+
+
+@pytest.fixture(scope="session")
+def smollm2_bf16(smollm2, llama_cpp, tmp_path_factory):
+    return to_gguf(llama_cpp, smollm2, tmp_path_factory.mktemp("smol-bf16") / "bf16.gguf")
+
+
 def codec_types():
     if not (BUILD / "ggml-codec").exists():
         pytest.fail(f"{BUILD / 'ggml-codec'} is missing: build lowbit first")
@@ -73,11 +83,12 @@ FTYPES = [("Q8_0", {"q8_0"}), ("Q4_0", {"q4_0", "q6_K"}), ("Q4_1", {"q4_1", "q6_
 
 
 @pytest.mark.parametrize("ftype,needs", FTYPES, ids=[f for f, _ in FTYPES])
-def test_same_file_as_llama_quantize_on_a_tiny_llama(ftype, needs, tiny_gguf_model, llama_cpp, lowbit, tmp_path):
+def test_same_file_as_llama_quantize_on_a_tiny_llama(ftype, needs, tiny_gguf_model, tiny_bf16, llama_cpp, lowbit,
+                                                     tmp_path):
     missing = needs - codec_types()
     if missing:
         pytest.skip(f"lowbit has no encoder for {sorted(missing)} yet")
-    bf16 = to_gguf(llama_cpp, tiny_gguf_model, tmp_path / "bf16.gguf")
+    bf16 = tiny_bf16
     ref = tmp_path / "ref.gguf"
     proc = subprocess.run([str(llama_cpp / "llama-quantize"), str(bf16), str(ref), ftype, "2"], capture_output=True,
                           text=True)
@@ -88,13 +99,13 @@ def test_same_file_as_llama_quantize_on_a_tiny_llama(ftype, needs, tiny_gguf_mod
 
 
 @pytest.mark.parametrize("ftype", ["Q8_0", "Q4_0", "Q4_K_M"])
-def test_same_file_as_llama_quantize_on_smollm2(ftype, smollm2, llama_cpp, lowbit, tmp_path):
+def test_same_file_as_llama_quantize_on_smollm2(ftype, smollm2, smollm2_bf16, llama_cpp, lowbit, tmp_path):
     """SmolLM2's rows (576, 1536) are not multiples of 256: llama-quantize's fallbacks decide most types."""
     needs = {"Q8_0": {"q8_0"}, "Q4_0": {"q4_0", "q8_0"}, "Q4_K_M": {"q5_0", "q8_0", "q4_K", "q6_K"}}[ftype]
     missing = needs - codec_types()
     if missing:
         pytest.skip(f"lowbit has no encoder for {sorted(missing)} yet")
-    bf16 = to_gguf(llama_cpp, smollm2, tmp_path / "bf16.gguf")
+    bf16 = smollm2_bf16
     ref = tmp_path / "ref.gguf"
     proc = subprocess.run([str(llama_cpp / "llama-quantize"), str(bf16), str(ref), ftype, "2"], capture_output=True,
                           text=True)
