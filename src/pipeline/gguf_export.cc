@@ -84,6 +84,11 @@ quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch
   quant::GgufMixOptions mo = opts.mix;
   mo.has_imatrix = !opts.imatrix.empty();
   quant::GgufMix mix = quant::choose_gguf_types(m, quant::parse_gguf_ftype(opts.ftype), mo);
+  for (const auto& t : mix.tensors)  // before any work: every type the mix picked must have an encoder
+    if (!find_ggml_codec(t.type))
+      throw UserError(std::string(mix.ftype.name) + " puts " + t.name + " in " + std::string(ggml_traits(t.type).name) +
+                      ", a type lowbit does not encode yet (it encodes the k-quants, the legacy types, IQ4_NL, "
+                      "IQ4_XS, MXFP4 and F32/F16/BF16)");
   if (mix.requires_imatrix() && opts.imatrix.empty())
     throw UserError(std::string(mix.ftype.name) +
                     " needs an importance matrix (its low-bit types are poor without one): add --calib FILE");

@@ -128,6 +128,7 @@ def test_bad_gguf_requests_are_clear_errors(tiny_gguf_model, tmp_path):
         (["--gguf-type", "Q4_K_M", "--scheme", "W4A16"], "--gguf-type"),
         (["--gguf-type", "Q4_K_M", "--tensor-type", "attn_v=q9_9"], "q9_9"),
         (["--gguf-type", "Q4_K_M", "--method", "gptq"], "not supported yet"),
+        (["--gguf-type", "TQ1_0"], "does not encode yet"),                # refused before any work
     ]:
         out = tmp_path / "x.gguf"
         proc = subprocess.run([str(exe), "quantize", str(tiny_gguf_model), "-o", str(out), *args],
