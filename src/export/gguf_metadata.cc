@@ -56,18 +56,23 @@ constexpr KnownPre kKnownPre[] = {
     {"3ce83efda5659b07b1ad37ca97ca5797ea4285d9b9ab0dc679e4a720c9da7454", "gpt-2", "gpt2"},
 };
 
+// tokenizer.json's post-processors in order: the members of a Sequence, or the one there is.
+std::vector<const json*> post_processors(const json& tok) {
+  std::vector<const json*> procs;
+  if (!tok.contains("post_processor") || !tok["post_processor"].is_object()) return procs;
+  const json& pp = tok["post_processor"];
+  if (pp.value("type", "") == "Sequence" && pp.contains("processors") && pp["processors"].is_array())
+    for (const auto& p : pp["processors"]) procs.push_back(&p);
+  else
+    procs.push_back(&pp);
+  return procs;
+}
+
 // Special tokens a TemplateProcessing post-processor puts around a single sequence, as
 // `tokenizer.encode(text)` (add_special_tokens=True) adds them: (leading, trailing) ids.
 std::pair<std::vector<int32_t>, std::vector<int32_t>> template_specials(const json& tok) {
   std::vector<int32_t> lead, trail;
-  const json* pp = tok.contains("post_processor") && tok["post_processor"].is_object() ? &tok["post_processor"] : nullptr;
-  if (!pp) return {lead, trail};
-  std::vector<const json*> procs;
-  if (pp->value("type", "") == "Sequence" && pp->contains("processors"))
-    for (const auto& p : (*pp)["processors"]) procs.push_back(&p);
-  else
-    procs.push_back(pp);
-  for (const json* p : procs) {
+  for (const json* p : post_processors(tok)) {
     if (p->value("type", "") != "TemplateProcessing" || !p->contains("single")) continue;
     const json& specials = p->value("special_tokens", json::object());
     bool seen_sequence = false;
@@ -272,26 +277,18 @@ GgufMetadata gguf_metadata(const std::filesystem::path& dir, const model::Archit
   // add_bos / add_eos: from the post-processor (ByteLevel: neither; a template: what it puts
   // around a sequence), else tokenizer_config.json's add_<typ>_token.
   std::map<std::string, bool> add;
-  const json* pp = tok.contains("post_processor") && tok["post_processor"].is_object() ? &tok["post_processor"] : nullptr;
-  if (pp) {
-    std::vector<const json*> procs;
-    if (pp->value("type", "") == "Sequence" && pp->contains("processors"))
-      for (const auto& p : (*pp)["processors"]) procs.push_back(&p);
-    else
-      procs.push_back(pp);
-    for (const json* p : procs) {
-      const std::string type = p->value("type", "");
-      if (type == "ByteLevel") {
-        add.emplace("bos", false);
-        add.emplace("eos", false);
-      } else if (type == "TemplateProcessing" && p->contains("single") && (*p)["single"].size() > 1) {
-        const json& single = (*p)["single"];
-        const auto bos = config_token(tc, "bos_token"), eos = config_token(tc, "eos_token");
-        if (single.front().contains("SpecialToken"))
-          add["bos"] = bos && single.front()["SpecialToken"].value("id", "") == *bos;
-        if (single.back().contains("SpecialToken"))
-          add["eos"] = eos && single.back()["SpecialToken"].value("id", "") == *eos;
-      }
+  for (const json* p : post_processors(tok)) {
+    const std::string type = p->value("type", "");
+    if (type == "ByteLevel") {
+      add.emplace("bos", false);
+      add.emplace("eos", false);
+    } else if (type == "TemplateProcessing" && p->contains("single") && (*p)["single"].size() > 1) {
+      const json& single = (*p)["single"];
+      const auto bos = config_token(tc, "bos_token"), eos = config_token(tc, "eos_token");
+      if (single.front().contains("SpecialToken"))
+        add["bos"] = bos && single.front()["SpecialToken"].value("id", "") == *bos;
+      if (single.back().contains("SpecialToken"))
+        add["eos"] = eos && single.back()["SpecialToken"].value("id", "") == *eos;
     }
   }
   for (const char* typ : kTypes) {

@@ -91,7 +91,8 @@ inline uint8_t truncate_to_level(float v, int nmax) {
   return uint8_t(q < nmax ? q : nmax);
 }
 
-inline void pack_fifth_bits(uint8_t* qs, uint8_t* qh, const uint8_t* levels) {
+// Q5's fifth bits follow the 4-bit packing of unpack_codes: bit e of the u32 at qh for element e.
+inline void pack_codes(uint8_t* qs, uint8_t* qh, const uint8_t* levels) {
   uint32_t bits = 0;
   for (int j = 0; j < 16; ++j) {
     const uint8_t lo = levels[j], hi = levels[j + 16];
@@ -99,7 +100,7 @@ inline void pack_fifth_bits(uint8_t* qs, uint8_t* qh, const uint8_t* levels) {
     bits |= uint32_t((lo & 0x10u) >> 4) << j;
     bits |= uint32_t((hi & 0x10u) >> 4) << (j + 16);
   }
-  store_u32(qh, bits);
+  if (qh) store_u32(qh, bits);
 }
 
 // The imatrix paths weight element j by imatrix[j] * sqrt(sigma^2 + x_j^2), sigma^2 = the
@@ -113,187 +114,99 @@ inline void block_weights(float* weight, const float* xb, const float* qw, float
   for (int j = 0; j < kBlock; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
 }
 
-// ---- Q4_0: 18 bytes = fp16 d, 16 bytes of nibbles; y = d * (q - 8).
+// ---- Q4_0, Q4_1, Q5_0, Q5_1: one layout each, one encoder and one decoder for all four.
+// Q4_0 (18 bytes) = fp16 d, 16 bytes of nibbles; y = d * (q - 8).
+// Q4_1 (20 bytes) = fp16 d, fp16 m, nibbles; y = d * q + m.
+// Q5_0 (22 bytes) = fp16 d, u32 fifth bits, nibbles; y = d * (q - 16).
+// Q5_1 (24 bytes) = fp16 d, fp16 m, u32 fifth bits, nibbles; y = d * q + m.
+struct LegacyLayout {
+  int bits;     // 4 or 5
+  bool affine;  // with a minimum m (Q4_1, Q5_1) or centred on 2^(bits-1) (Q4_0, Q5_0)
+  constexpr int nmax() const { return (1 << bits) - 1; }
+  constexpr int centre() const { return 1 << (bits - 1); }
+  constexpr int fifth_bits_at() const { return affine ? 4 : 2; }  // after the fp16 header
+  constexpr int codes_at() const { return fifth_bits_at() + (bits == 5 ? 4 : 0); }
+  constexpr int block_bytes() const { return codes_at() + 16; }
+};
+constexpr LegacyLayout kQ4_0{4, false}, kQ4_1{4, true}, kQ5_0{5, false}, kQ5_1{5, true};
 
-void q4_0_block_ref(const float* x, uint8_t* y) {
-  const float d = signed_absmax(x) / -8;  // the extreme element lands exactly on level 0
-  const float id = d != 0 ? 1.0f / d : 0.0f;
-  store_fp16(y, d);
-  for (int j = 0; j < 16; ++j) {
-    const uint8_t lo = truncate_to_level(x[j] * id + 8.5f, 15);
-    const uint8_t hi = truncate_to_level(x[j + 16] * id + 8.5f, 15);
-    y[2 + j] = uint8_t(lo | (hi << 4));
+// ggml's *_ref rounding. Symmetric: the extreme element lands exactly on level 0 (its sign decides
+// which side saturates). Affine: levels from the block's minimum. (Q5_1's reference casts without
+// a clamp; its level cannot exceed 31, so the clamp changes nothing.)
+template <LegacyLayout F>
+void legacy_block_ref(const float* x, uint8_t* y) {
+  uint8_t levels[kBlock];
+  if constexpr (F.affine) {
+    const MinMax mm = block_min_max(x);
+    const float d = (mm.max - mm.min) / F.nmax();
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    store_fp16(y, d);
+    store_fp16(y + 2, mm.min);
+    for (int j = 0; j < kBlock; ++j) levels[j] = truncate_to_level((x[j] - mm.min) * id + 0.5f, F.nmax());
+  } else {
+    const float d = signed_absmax(x) / float(-F.centre());
+    const float id = d != 0 ? 1.0f / d : 0.0f;
+    store_fp16(y, d);
+    for (int j = 0; j < kBlock; ++j) levels[j] = truncate_to_level(x[j] * id + (float(F.centre()) + 0.5f), F.nmax());
+  }
+  pack_codes(y + F.codes_at(), F.bits == 5 ? y + F.fifth_bits_at() : nullptr, levels);
+}
+
+// With an imatrix: ggml's weighted searches (make_qx_quants symmetric, make_qkx_quants affine).
+template <LegacyLayout F>
+void quantize_row_legacy(const float* x, uint8_t* y, int64_t n, const float* importance) {
+  const int64_t nb = n / kBlock;
+  if (!importance) {
+    for (int64_t b = 0; b < nb; ++b) legacy_block_ref<F>(x + b * kBlock, y + b * F.block_bytes());
+    return;
+  }
+  const float sigma2 = row_mean_square(x, n);
+  float weight[kBlock];
+  uint8_t levels[kBlock];
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* xb = x + b * kBlock;
+    uint8_t* yb = y + b * F.block_bytes();
+    block_weights(weight, xb, importance + b * kBlock, sigma2);
+    if constexpr (F.affine) {
+      uint8_t aux[kBlock];
+      float neg_min;
+      const float d = make_qkx_quants(kBlock, F.nmax(), xb, weight, levels, &neg_min, aux, -0.9f, 0.05f, 36, false);
+      store_fp16(yb, d);
+      store_fp16(yb + 2, -neg_min);
+    } else {
+      int8_t L[kBlock];
+      store_fp16(yb, make_qx_quants(kBlock, F.centre(), xb, L, weight));
+      for (int j = 0; j < kBlock; ++j) levels[j] = uint8_t(L[j]);
+    }
+    pack_codes(yb + F.codes_at(), F.bits == 5 ? yb + F.fifth_bits_at() : nullptr, levels);
   }
 }
 
-// ---- Q4_1: 20 bytes = fp16 d, fp16 m, nibbles; y = d * q + m.
-
-void q4_1_block_ref(const float* x, uint8_t* y) {
-  const MinMax mm = block_min_max(x);
-  const float d = (mm.max - mm.min) / 15;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
-  store_fp16(y, d);
-  store_fp16(y + 2, mm.min);
-  for (int j = 0; j < 16; ++j) {
-    const uint8_t lo = truncate_to_level((x[j] - mm.min) * id + 0.5f, 15);
-    const uint8_t hi = truncate_to_level((x[j + 16] - mm.min) * id + 0.5f, 15);
-    y[4 + j] = uint8_t(lo | (hi << 4));
+template <LegacyLayout F>
+void dequantize_legacy(const uint8_t* x, float* y, int64_t n) {
+  int q[kBlock];
+  for (int64_t b = 0; b < n / kBlock; ++b, x += F.block_bytes(), y += kBlock) {
+    const float d = load_fp16(x);
+    unpack_codes(x + F.codes_at(), F.bits == 5 ? x + F.fifth_bits_at() : nullptr, q);
+    if constexpr (F.affine) {
+      const float m = load_fp16(x + 2);
+      for (int j = 0; j < kBlock; ++j) y[j] = float(q[j]) * d + m;  // two roundings, as ggml (no FMA)
+    } else {
+      for (int j = 0; j < kBlock; ++j) y[j] = float(q[j] - F.centre()) * d;
+    }
   }
-}
-
-// ---- Q5_0: 22 bytes = fp16 d, u32 fifth bits, nibbles; y = d * (q - 16).
-
-void q5_0_block_ref(const float* x, uint8_t* y) {
-  const float d = signed_absmax(x) / -16;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
-  store_fp16(y, d);
-  uint8_t levels[kBlock];
-  for (int j = 0; j < kBlock; ++j) levels[j] = truncate_to_level(x[j] * id + 16.5f, 31);
-  pack_fifth_bits(y + 6, y + 2, levels);
-}
-
-// ---- Q5_1: 24 bytes = fp16 d, fp16 m, u32 fifth bits, nibbles; y = d * q + m.
-
-void q5_1_block_ref(const float* x, uint8_t* y) {
-  const MinMax mm = block_min_max(x);
-  const float d = (mm.max - mm.min) / 31;
-  const float id = d != 0 ? 1.0f / d : 0.0f;
-  store_fp16(y, d);
-  store_fp16(y + 2, mm.min);
-  uint8_t levels[kBlock];
-  // ggml casts straight to uint8_t here (no clamp): the top level cannot exceed 31.
-  for (int j = 0; j < kBlock; ++j)
-    levels[j] = uint8_t(truncate_like_x86((x[j] - mm.min) * id + 0.5f));
-  pack_fifth_bits(y + 8, y + 4, levels);
 }
 
 }  // namespace
 
-// ---- Q4_0
-
-void quantize_row_q4_0(const float* x, uint8_t* y, int64_t n, const float* importance) {
-  const int64_t nb = n / kBlock;
-  if (!importance) {
-    for (int64_t b = 0; b < nb; ++b) q4_0_block_ref(x + b * kBlock, y + b * 18);
-    return;
-  }
-  const float sigma2 = row_mean_square(x, n);
-  float weight[kBlock];
-  int8_t L[kBlock];
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * kBlock;
-    uint8_t* yb = y + b * 18;
-    block_weights(weight, xb, importance + b * kBlock, sigma2);
-    store_fp16(yb, make_qx_quants(kBlock, 8, xb, L, weight));
-    for (int j = 0; j < 16; ++j) yb[2 + j] = uint8_t(L[j] | (L[j + 16] << 4));
-  }
-}
-
-void dequantize_q4_0(const uint8_t* x, float* y, int64_t n) {
-  int q[kBlock];
-  for (int64_t b = 0; b < n / kBlock; ++b, x += 18, y += kBlock) {
-    const float d = load_fp16(x);
-    unpack_codes(x + 2, nullptr, q);
-    for (int j = 0; j < kBlock; ++j) y[j] = float(q[j] - 8) * d;
-  }
-}
-
-// ---- Q4_1
-
-void quantize_row_q4_1(const float* x, uint8_t* y, int64_t n, const float* importance) {
-  const int64_t nb = n / kBlock;
-  if (!importance) {
-    for (int64_t b = 0; b < nb; ++b) q4_1_block_ref(x + b * kBlock, y + b * 20);
-    return;
-  }
-  const float sigma2 = row_mean_square(x, n);
-  float weight[kBlock];
-  uint8_t L[kBlock], Laux[kBlock];
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * kBlock;
-    uint8_t* yb = y + b * 20;
-    block_weights(weight, xb, importance + b * kBlock, sigma2);
-    float neg_min;
-    const float d =
-        make_qkx_quants(kBlock, 15, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-    store_fp16(yb, d);
-    store_fp16(yb + 2, -neg_min);
-    for (int j = 0; j < 16; ++j) yb[4 + j] = uint8_t(L[j] | (L[j + 16] << 4));
-  }
-}
-
-void dequantize_q4_1(const uint8_t* x, float* y, int64_t n) {
-  int q[kBlock];
-  for (int64_t b = 0; b < n / kBlock; ++b, x += 20, y += kBlock) {
-    const float d = load_fp16(x), m = load_fp16(x + 2);
-    unpack_codes(x + 4, nullptr, q);
-    for (int j = 0; j < kBlock; ++j) y[j] = float(q[j]) * d + m;  // two roundings, as ggml (no FMA)
-  }
-}
-
-// ---- Q5_0
-
-void quantize_row_q5_0(const float* x, uint8_t* y, int64_t n, const float* importance) {
-  const int64_t nb = n / kBlock;
-  if (!importance) {
-    for (int64_t b = 0; b < nb; ++b) q5_0_block_ref(x + b * kBlock, y + b * 22);
-    return;
-  }
-  const float sigma2 = row_mean_square(x, n);
-  float weight[kBlock];
-  int8_t L[kBlock];
-  uint8_t levels[kBlock];
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * kBlock;
-    uint8_t* yb = y + b * 22;
-    block_weights(weight, xb, importance + b * kBlock, sigma2);
-    store_fp16(yb, make_qx_quants(kBlock, 16, xb, L, weight));
-    for (int j = 0; j < kBlock; ++j) levels[j] = uint8_t(L[j]);
-    pack_fifth_bits(yb + 6, yb + 2, levels);
-  }
-}
-
-void dequantize_q5_0(const uint8_t* x, float* y, int64_t n) {
-  int q[kBlock];
-  for (int64_t b = 0; b < n / kBlock; ++b, x += 22, y += kBlock) {
-    const float d = load_fp16(x);
-    unpack_codes(x + 6, x + 2, q);
-    for (int j = 0; j < kBlock; ++j) y[j] = float(q[j] - 16) * d;
-  }
-}
-
-// ---- Q5_1
-
-void quantize_row_q5_1(const float* x, uint8_t* y, int64_t n, const float* importance) {
-  const int64_t nb = n / kBlock;
-  if (!importance) {
-    for (int64_t b = 0; b < nb; ++b) q5_1_block_ref(x + b * kBlock, y + b * 24);
-    return;
-  }
-  const float sigma2 = row_mean_square(x, n);
-  float weight[kBlock];
-  uint8_t L[kBlock], Laux[kBlock];
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* xb = x + b * kBlock;
-    uint8_t* yb = y + b * 24;
-    block_weights(weight, xb, importance + b * kBlock, sigma2);
-    float neg_min;
-    const float d =
-        make_qkx_quants(kBlock, 31, xb, weight, L, &neg_min, Laux, -0.9f, 0.05f, 36, false);
-    store_fp16(yb, d);
-    store_fp16(yb + 2, -neg_min);
-    pack_fifth_bits(yb + 8, yb + 4, L);
-  }
-}
-
-void dequantize_q5_1(const uint8_t* x, float* y, int64_t n) {
-  int q[kBlock];
-  for (int64_t b = 0; b < n / kBlock; ++b, x += 24, y += kBlock) {
-    const float d = load_fp16(x), m = load_fp16(x + 2);
-    unpack_codes(x + 8, x + 4, q);
-    for (int j = 0; j < kBlock; ++j) y[j] = float(q[j]) * d + m;
-  }
-}
+void quantize_row_q4_0(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ4_0>(x, y, n, w); }
+void quantize_row_q4_1(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ4_1>(x, y, n, w); }
+void quantize_row_q5_0(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ5_0>(x, y, n, w); }
+void quantize_row_q5_1(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ5_1>(x, y, n, w); }
+void dequantize_q4_0(const uint8_t* x, float* y, int64_t n) { dequantize_legacy<kQ4_0>(x, y, n); }
+void dequantize_q4_1(const uint8_t* x, float* y, int64_t n) { dequantize_legacy<kQ4_1>(x, y, n); }
+void dequantize_q5_0(const uint8_t* x, float* y, int64_t n) { dequantize_legacy<kQ5_0>(x, y, n); }
+void dequantize_q5_1(const uint8_t* x, float* y, int64_t n) { dequantize_legacy<kQ5_1>(x, y, n); }
 
 // ---- Q8_0: 34 bytes = fp16 d, 32 int8; y = d * q. ggml ignores the imatrix.
 
