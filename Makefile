@@ -28,22 +28,26 @@ unit: build
 e2e: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L e2e
 
-# The unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer (-O1: quick to build).
+# The unit tests built with AddressSanitizer + UndefinedBehaviorSanitizer (clang -O1), in the
+# same build folder as the fuzz targets (scripts/sanitizer-build.sh): one build serves both tiers.
 sanitize: deps
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-	  -DLOWBIT_SANITIZE=ON -DLOWBIT_BUILD_BENCH=OFF >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target lowbit_unit_tests
+	@ASAN_BUILD=$(ASAN_BUILD) scripts/sanitizer-build.sh lowbit_unit_tests
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit
 
 compat: build
 	@venv=$$(scripts/compat-venv.sh) && \
-	  LOWBIT_BUILD=$(abspath $(BUILD)) "$$venv/bin/python" -m pytest -q tests/compat
+	  LOWBIT_BUILD=$(abspath $(BUILD)) "$$venv/bin/python" -m pytest -q --durations=15 tests/compat
 
 fuzz: deps
-	scripts/fuzz.sh --runs $(FUZZ_RUNS)
+	ASAN_BUILD=$(ASAN_BUILD) scripts/fuzz.sh --runs $(FUZZ_RUNS)
 
-test: check sanitize fuzz compat
+# The compat tier's downloads (~3 GB) and llama.cpp's build (niced: it takes only the CPU the
+# other tiers leave idle, e.g. while the fuzzers run on one core) start in the background at
+# once; the compat tier waits for them (the scripts hold a lock) and reports their errors.
+test: deps
+	@(scripts/compat-venv.sh && nice -n 19 scripts/llama-cpp.sh) >/dev/null 2>&1 &
+	@$(MAKE) --no-print-directory check sanitize fuzz compat
 
 # The product's main job on a real model: SmolLM2-135M-Instruct (fetched once into the test
 # cache) -> W4A16 by round-to-nearest and by GPTQ on chat conversations -> both evaluated against
@@ -65,4 +69,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -6,6 +6,10 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 lock="$root/tests/compat/requirements.lock"
 hash="$(sha256sum "$lock" | cut -c1-16)"
 venv="${LOWBIT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/lowbit/venv}"
+# One installer at a time (`make test` starts one in the background while it builds).
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
 if [ ! -x "$venv/bin/python" ]; then
   echo "compat-venv: creating $venv (torch, transformers, compressed-tensors, gguf; first run downloads ~3 GB)" >&2
   rm -rf "$venv"

@@ -2,7 +2,7 @@
 # Installs the Debian packages lowbit builds and tests with, only those missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libpcre2-dev
-      libgtest-dev libgmock-dev libopenblas-openmp-dev libutf8proc-dev libssl-dev python3 python3-venv clang libclang-rt-14-dev)
+      libgtest-dev libgmock-dev libopenblas-openmp-dev libutf8proc-dev libssl-dev python3 python3-venv clang libclang-rt-14-dev libomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

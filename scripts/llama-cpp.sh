@@ -9,6 +9,9 @@ set -euo pipefail
 version="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/lowbit"
 dest="$cache/llama.cpp-$version"
+mkdir -p "$cache"
+exec 9>"$dest.lock"
+flock 9  # one build at a time; a second caller waits for it and finds it cached
 if [ -x "$dest/bin/llama-perplexity" ] && [ -x "$dest/bin/llama-bench" ] && [ -x "$dest/bin/llama-quantize" ] &&
    [ -x "$dest/bin/llama-imatrix" ] && [ -f "$dest/lib/libggml-base.a" ] && [ -f "$dest/convert_hf_to_gguf.py" ]; then
   echo "$dest/bin"; exit 0
