@@ -24,8 +24,9 @@ io::Imatrix compute_imatrix(const io::ModelDir& in, const model::Architecture& a
   d.samples = f.samples;
   d.seq_len = f.seq_len;
   d.seed = f.seed;
+  d.gguf_pre = f.gguf_pre;
   d.progress = progress;
-  const pipeline::ImatrixData data = pipeline::imatrix_data(in.path(), d);
+  const pipeline::ImatrixData data = pipeline::imatrix_data(in, arch, d);
   log::info("imatrix calibration: " + data.description);
   pipeline::ImatrixCollectOptions c;
   c.process_output = f.process_output;

@@ -18,6 +18,7 @@ struct ImatrixFlags {
   int64_t seq_len = 512;  // llama-imatrix's default context
   uint64_t seed = 42;
   bool process_output = false;
+  std::string gguf_pre;  // quantize's --gguf-pre: decides, as in the GGUF, whether texts start with BOS
 };
 
 // --samples, --seq-len, --seed, --process-output.

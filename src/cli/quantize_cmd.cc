@@ -111,6 +111,7 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
     if (sub.count("--seq-len")) im.seq_len = f.seq_len;  // else llama-imatrix's 512
     im.seed = f.seed;
     im.process_output = f.process_output;
+    im.gguf_pre = o.pre_tokenizer;
     imatrix = compute_imatrix(in, arch, im, o.progress);
     o.imatrix_file = "lowbit --calib " + f.calib;  // no file: say where the matrix came from
     o.imatrix = io::importance_vectors(imatrix);

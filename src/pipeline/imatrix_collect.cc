@@ -10,6 +10,7 @@
 #include "engine/decoder_layer.h"
 #include "engine/transformer.h"
 #include "export/checkpoint_weights.h"
+#include "export/gguf_metadata.h"
 #include "io/file_util.h"
 #include "model/gguf_names.h"
 #include "pipeline/calibration_data.h"
@@ -76,7 +77,27 @@ std::vector<std::vector<int32_t>> imatrix_text_chunks(const std::vector<int32_t>
   return out;
 }
 
-ImatrixData imatrix_data(const std::filesystem::path& model_dir, const ImatrixDataOptions& o) {
+int32_t llama_cpp_bos(const io::ModelDir& in, const model::Architecture& arch, const tokenizer::Tokenizer& tok,
+                      const std::string& gguf_pre) {
+  exporter::GgufMetadata kv;
+  try {
+    exporter::GgufMetadataOptions mo;
+    mo.pre_tokenizer = gguf_pre;
+    kv = exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+  } catch (const UserError&) {
+    return tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto);
+  }
+  bool add = false;  // llama.cpp's default for the BPE vocabularies lowbit writes
+  int32_t id = -1;
+  for (const auto& [key, v] : kv) {
+    if (key == "tokenizer.ggml.add_bos_token") add = v.as_bool();
+    if (key == "tokenizer.ggml.bos_token_id") id = int32_t(v.as_u32());
+  }
+  return add ? id : -1;
+}
+
+ImatrixData imatrix_data(const io::ModelDir& in, const model::Architecture& arch, const ImatrixDataOptions& o) {
+  const std::filesystem::path model_dir = in.path();
   if (o.samples < 0) throw UserError("--samples must be >= 0 (0: every chunk)");
   ImatrixData d;
   if (const int64_t n = self_calibration_count(o.calib); n > 0) {
@@ -85,7 +106,7 @@ ImatrixData imatrix_data(const std::filesystem::path& model_dir, const ImatrixDa
     d.description = set.description;
   } else {
     const auto tok = tokenizer::Tokenizer::from_file(model_dir / "tokenizer.json");
-    const int32_t bos = tokenizer::bos_to_add(model_dir, tok, tokenizer::BosMode::Auto);
+    const int32_t bos = llama_cpp_bos(in, arch, tok, o.gguf_pre);
     if (std::filesystem::path(o.calib).extension() == ".jsonl") {
       CalibrationOptions co{o.calib, o.samples > 0 ? o.samples : (int64_t(1) << 40), o.seq_len, o.seed, model_dir};
       CalibrationSet set = load_calibration(co, tok, bos);

@@ -15,11 +15,12 @@
 #include "io/imatrix_file.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
+#include "tokenizer/tokenizer.h"
 
 namespace lowbit::pipeline {
 
 // --calib for an importance matrix: plain text is cut as llama-imatrix cuts it (the token
-// stream, BOS first when the model adds one, into consecutive seq_len windows whose first token
+// stream, BOS first when llama.cpp adds one (llama_cpp_bos), into consecutive seq_len windows whose first token
 // becomes BOS; the first `samples` of them, in order); .jsonl documents and self:N as
 // calibration_data.h makes them (drawn with `seed`).
 struct ImatrixDataOptions {
@@ -27,6 +28,7 @@ struct ImatrixDataOptions {
   int64_t samples = 0;   // chunks to use; 0: all
   int64_t seq_len = 512;
   uint64_t seed = 42;
+  std::string gguf_pre;  // tokenizer.ggml.pre, for a tokenizer the converter does not detect
   ProgressMode progress = ProgressMode::Auto;
 };
 
@@ -36,7 +38,13 @@ struct ImatrixData {
   std::string description;  // "plain text, 8 chunks of 128 tokens (of 2326), BOS first"
 };
 
-ImatrixData imatrix_data(const std::filesystem::path& model_dir, const ImatrixDataOptions& o);
+ImatrixData imatrix_data(const io::ModelDir& in, const model::Architecture& arch, const ImatrixDataOptions& o);
+
+// The BOS llama.cpp puts before a text of this model: the converter's tokenizer.ggml.add_bos_token
+// and bos_token_id as lowbit's GGUF metadata writes them; for a model with no GGUF form,
+// tokenizer_config.json's add_bos_token. -1: none.
+int32_t llama_cpp_bos(const io::ModelDir& in, const model::Architecture& arch, const tokenizer::Tokenizer& tok,
+                      const std::string& gguf_pre = "");
 
 // llama-imatrix's chunks of a token stream that already starts as the tokenizer starts it:
 // consecutive `ctx`-token windows, the first token of each replaced by `bos` (>= 0), at most
