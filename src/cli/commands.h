@@ -14,6 +14,7 @@ void register_forward(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);
+void register_imatrix(CLI::App& app);
 int run_selected(CLI::App& app);
 
 // "5GB", "500MB", "1.5G", "1000000" -> bytes. Throws UserError.

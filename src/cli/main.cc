@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   cli::register_tokenize(app);
   cli::register_eval(app);
   cli::register_generate(app);
+  cli::register_imatrix(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

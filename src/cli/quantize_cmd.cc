@@ -4,14 +4,17 @@
 
 #include "cli/commands.h"
 #include "cli/compare_methods.h"
+#include "cli/imatrix_flags.h"
 #include "cli/runner.h"
 #include "cli/scheme_flags.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "io/file_util.h"
+#include "io/imatrix_file.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
 #include "core/ggml_types.h"
+#include "export/gguf_metadata.h"
 #include "pipeline/calibration_data.h"
 #include "pipeline/gguf_export.h"
 #include "pipeline/quantize_checkpoint.h"
@@ -41,7 +44,8 @@ struct QuantizeFlags {
   bool quiet_report = false, resume = false;
   std::vector<std::string> targets, ignore;
   // GGUF output (--format gguf / --gguf-type).
-  std::string gguf_type, gguf_pre, output_tensor_type, token_embedding_type;
+  std::string gguf_type, gguf_pre, output_tensor_type, token_embedding_type, imatrix;
+  bool process_output = false;
   std::vector<std::string> tensor_types;
   bool pure = false;
 };
@@ -60,8 +64,8 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   if (!f.method.empty() && f.method != "rtn")
     throw UserError("--method " + f.method + " with --format gguf: GPTQ/AWQ into GGUF blocks is not supported yet; "
                     "write a compressed-tensors checkpoint, or a GGUF with llama.cpp's own rounding (no --method)");
-  if (!f.calib.empty())
-    throw UserError("--calib with --format gguf: importance matrices from calibration are not supported yet");
+  if (!f.calib.empty() && !f.imatrix.empty())
+    throw UserError("--calib computes an importance matrix and --imatrix reads one: give one of them");
   if (f.resume) throw UserError("--resume continues a calibrated run; a GGUF export is not one");
   if (!f.eval_text.empty()) throw UserError("--eval with --format gguf: run llama-perplexity on the file");
   io::ModelDir in(f.model);
@@ -78,6 +82,13 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   if (!f.token_embedding_type.empty())
     o.mix.token_embedding_type = ggml_type_flag(f.token_embedding_type, "--token-embedding-type");
   for (const auto& t : f.tensor_types) o.mix.tensor_types.push_back(quant::parse_gguf_tensor_type(t));
+  io::Imatrix imatrix;
+  if (!f.imatrix.empty()) {
+    imatrix = io::read_imatrix(f.imatrix);
+    o.imatrix_file = f.imatrix;
+    o.imatrix = io::importance_vectors(imatrix);
+  }
+  o.mix.has_imatrix = !f.imatrix.empty() || !f.calib.empty();
   if (f.dry_run) {
     const quant::GgufMix mix = pipeline::plan_gguf(in, arch, o);
     std::printf("%s: %s as GGUF %s (general.file_type %u)\n", f.model.c_str(), arch.name.c_str(),
@@ -85,6 +96,32 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
     for (const auto& t : mix.tensors) std::printf("%-40s %s\n", t.name.c_str(), std::string(ggml_traits(t.type).name).c_str());
     for (const auto& n : mix.notes) std::printf("note: %s\n", n.c_str());
     return 0;
+  }
+  if (!f.calib.empty()) {
+    // A bad request (types, tokenizer) fails before the calibration pass.
+    pipeline::plan_gguf(in, arch, o);
+    exporter::GgufMetadataOptions mo;
+    mo.pre_tokenizer = o.pre_tokenizer;
+    exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+    if (std::filesystem::exists(f.output) && !f.overwrite)
+      throw UserError(f.output + ": already exists (pass --overwrite to replace it)");
+    ImatrixFlags im;
+    im.calib = f.calib;
+    if (sub.count("--samples")) im.samples = f.samples;  // else every chunk, as llama-imatrix
+    if (sub.count("--seq-len")) im.seq_len = f.seq_len;  // else llama-imatrix's 512
+    im.seed = f.seed;
+    im.process_output = f.process_output;
+    im.gguf_pre = o.pre_tokenizer;
+    imatrix = compute_imatrix(in, arch, im, o.progress);
+    o.imatrix_file = "lowbit --calib " + f.calib;  // no file: say where the matrix came from
+    o.imatrix = io::importance_vectors(imatrix);
+  }
+  if (!o.imatrix.empty()) {
+    o.imatrix_datasets = imatrix.datasets;
+    o.imatrix_chunks = imatrix.chunk_count;
+    log::info("importance matrix: " + std::to_string(o.imatrix.size()) + " entries, " +
+              std::to_string(imatrix.chunk_count) + " chunks" +
+              (imatrix.datasets.empty() ? "" : " of " + imatrix.datasets[0]));
   }
   const pipeline::GgufExportSummary sum = pipeline::export_gguf(in, arch, o);
   for (const auto& n : sum.notes) log::info(n);
@@ -114,6 +151,9 @@ quant::Recipe build_recipe(const QuantizeFlags& f, CLI::App& sub) {
 int run(QuantizeFlags f, CLI::App& sub) {
   set_threads(f.threads);
   if (f.s.format == "gguf" || !f.gguf_type.empty()) return run_gguf(f, sub);
+  if (!f.imatrix.empty() || f.process_output)
+    throw UserError(std::string(!f.imatrix.empty() ? "--imatrix" : "--process-output") +
+                    " is for GGUF output (--gguf-type); compressed-tensors schemes calibrate with --calib");
   if (f.method.find(',') != std::string::npos) {
     if (f.resume) throw UserError("--resume continues one method's run: run that method alone with --resume");
     if (f.dry_run) throw UserError("--dry-run takes one method");
@@ -305,6 +345,11 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--output-tensor-type", f.output_tensor_type, "GGUF: type of output.weight (as llama-quantize)");
   sub->add_option("--token-embedding-type", f.token_embedding_type,
                   "GGUF: type of token_embd.weight (as llama-quantize)");
+  sub->add_option("--imatrix", f.imatrix,
+                  "GGUF: importance matrix from llama-imatrix or lowbit imatrix (GGUF or legacy .dat form), as "
+                  "llama-quantize --imatrix; --calib FILE computes one instead");
+  sub->add_flag("--process-output", f.process_output,
+                "GGUF with --calib: also collect output.weight's importance (llama-imatrix --process-output)");
   sub->add_flag("--pure", f.pure, "GGUF: the ftype's type for every weight, no per-tensor rules (llama-quantize --pure)");
   sub->add_option("--gguf-pre", f.gguf_pre,
                   "GGUF: tokenizer.ggml.pre (llama-bpe, qwen2, smollm, ...); default: detected as llama.cpp's "
@@ -336,6 +381,8 @@ void register_quantize(CLI::App& app) {
       "  lowbit quantize ./model -o ./out --scheme FP8_DYNAMIC --ignore lm_head\n"
       "  lowbit quantize ./model -o model-q4km.gguf --gguf-type Q4_K_M   # llama.cpp GGUF, llama-quantize's mix\n"
       "  lowbit quantize ./model -o m.gguf --gguf-type Q4_K_M --tensor-type 're:.*down_proj=q6_K' --ignore lm_head\n"
+      "  lowbit quantize ./model -o m.gguf --gguf-type IQ4_XS --imatrix model.imatrix.gguf   # llama-imatrix's file\n"
+      "  lowbit quantize ./model -o m.gguf --gguf-type Q4_K_M --calib wiki.train.raw --samples 100 --seq-len 512\n"
       "  lowbit quantize ./model -o ./out --format fp4 --group-size 16 --ignore lm_head   # = NVFP4A16\n"
       "Targets/ignore follow compressed-tensors: 're:' patterns use Python re.match (anchored at the start only).");
   register_runner("quantize", [sub] { return run(f, *sub); });

@@ -82,16 +82,32 @@ quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch
   validate_checkpoint(in, arch);
   const quant::GgufMixModel m = quant::gguf_mix_model(arch, ggml_of(matrix_dtype(in, arch)));
   quant::GgufMixOptions mo = opts.mix;
-  mo.has_imatrix = !opts.imatrix.empty();
+  mo.has_imatrix = mo.has_imatrix || !opts.imatrix.empty();  // set alone: a --dry-run before --calib computes it
   quant::GgufMix mix = quant::choose_gguf_types(m, quant::parse_gguf_ftype(opts.ftype), mo);
   for (const auto& t : mix.tensors)  // before any work: every type the mix picked must have an encoder
     if (!find_ggml_codec(t.type))
       throw UserError(std::string(mix.ftype.name) + " puts " + t.name + " in " + std::string(ggml_traits(t.type).name) +
                       ", a type lowbit does not encode yet (it encodes the k-quants, the legacy types, IQ4_NL, "
                       "IQ4_XS, MXFP4 and F32/F16/BF16)");
-  if (mix.requires_imatrix() && opts.imatrix.empty())
+  for (const auto& [name, v] : opts.imatrix)
+    for (size_t i = 0; i < v.size(); ++i)
+      if (!std::isfinite(v[i]))
+        throw UserError("the importance matrix of " + name + " holds a non-finite value at index " +
+                        std::to_string(i) + " (llama-quantize refuses it too)");
+  // As llama-quantize: a tensor being quantized with a wrong-sized entry is an error (a
+  // token_embd.weight entry is let pass, and that tensor quantized without it).
+  std::map<std::string, int64_t> row_length;
+  for (const auto& t : m.tensors) row_length[t.name] = t.ne.empty() ? 0 : t.ne[0];
+  for (const auto& t : mix.tensors) {
+    const auto e = opts.imatrix.find(t.name);
+    if (e == opts.imatrix.end() || !ggml_traits(t.type).quantized || t.name == "token_embd.weight") continue;
+    if (int64_t(e->second.size()) != row_length[t.name])
+      throw UserError("imatrix size " + std::to_string(e->second.size()) + " is different from tensor size " +
+                      std::to_string(row_length[t.name]) + " for " + t.name + " (an importance matrix of another model?)");
+  }
+  if (mix.requires_imatrix() && !mo.has_imatrix)
     throw UserError(std::string(mix.ftype.name) +
-                    " needs an importance matrix (its low-bit types are poor without one): add --calib FILE");
+                    " needs an importance matrix (its low-bit types are poor without one): add --imatrix FILE or --calib FILE");
   return mix;
 }
 
@@ -104,7 +120,17 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
   exporter::GgufMetadataOptions mo;
   mo.file_type = uint32_t(mix.ftype.id);
   mo.pre_tokenizer = opts.pre_tokenizer;
-  const exporter::GgufMetadata kv = exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+  exporter::GgufMetadata kv = exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+  if (!opts.imatrix.empty()) {
+    // llama-quantize passes these as KV overrides: strings through a 128-byte buffer, counts as u32.
+    auto cut = [](const std::string& s) { return s.substr(0, 127); };
+    kv.emplace_back("quantize.imatrix.file", io::GgufValue::string(cut(opts.imatrix_file)));
+    if (!opts.imatrix_datasets.empty())
+      kv.emplace_back("quantize.imatrix.dataset", io::GgufValue::string(cut(opts.imatrix_datasets[0])));
+    kv.emplace_back("quantize.imatrix.entries_count", io::GgufValue::u32(uint32_t(opts.imatrix.size())));
+    if (opts.imatrix_chunks > 0)
+      kv.emplace_back("quantize.imatrix.chunks_count", io::GgufValue::u32(opts.imatrix_chunks));
+  }
 
   GgufExportSummary sum;
   sum.notes = mix.notes;
@@ -138,11 +164,12 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
     }
     const io::TensorRef* src = &in.at(t.hf);
     s.input_bytes = src->info->nbytes();
-    const auto imatrix = opts.imatrix.find(t.gguf);
-    const float* importance = imatrix == opts.imatrix.end() ? nullptr : imatrix->second.data();
-    if (importance && int64_t(imatrix->second.size()) != cols)
-      throw UserError("the importance matrix of " + t.gguf + " has " + std::to_string(imatrix->second.size()) +
-                      " values for rows of " + std::to_string(cols));
+    // Only a tensor being quantized reads its entry (sizes were checked by plan_gguf, but for
+    // token_embd.weight's, which llama-quantize lets pass unused).
+    const auto imatrix = ggml_traits(type).quantized ? opts.imatrix.find(t.gguf) : opts.imatrix.end();
+    const float* importance = imatrix == opts.imatrix.end() || int64_t(imatrix->second.size()) != cols
+                                  ? nullptr
+                                  : imatrix->second.data();
     const int64_t heads = t.hf.find("k_proj") != std::string::npos ? arch.kv_heads : arch.heads;
     const bool permute = is_rope_permuted(garch, t.hf);
     s.produce = [&sum, src, type, rows, cols, out_bytes, importance, permute, heads,

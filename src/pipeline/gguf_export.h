@@ -27,6 +27,12 @@ struct GgufExportOptions {
   // Importance per GGUF weight name (E[x^2] per input channel, as llama-imatrix stores it); a
   // weight without an entry is encoded without one.
   std::map<std::string, std::vector<float>> imatrix;
+  // Where it came from, written as llama-quantize writes it: quantize.imatrix.file and .dataset
+  // (str, the first dataset, each cut to 127 bytes), .entries_count (u32: every entry, used or
+  // not), .chunks_count (u32, when > 0). Nothing is written without an imatrix.
+  std::string imatrix_file;
+  std::vector<std::string> imatrix_datasets;
+  uint32_t imatrix_chunks = 0;
   ProgressMode progress = ProgressMode::Auto;
 };
 
