@@ -15,6 +15,18 @@ Transformer::Transformer(const model::Architecture& arch, const WeightSource& w,
   head_ = w.linear(arch_.module("lm_head"));
 }
 
+void KVCache::truncate(int64_t n) {
+  if (n < 0 || n > positions) throw std::logic_error("KVCache::truncate: " + std::to_string(n) + " of " +
+                                                     std::to_string(positions) + " positions");
+  for (LayerKV& l : layers) {
+    // Every layer holds `positions` rows of the same width.
+    const size_t row = positions ? l.k.size() / size_t(positions) : 0;
+    l.k.resize(size_t(n) * row);
+    l.v.resize(size_t(n) * row);
+  }
+  positions = n;
+}
+
 std::shared_ptr<const DecoderLayer> Transformer::layer(int i) const {
   if (i < 0 || i >= arch_.num_layers) throw std::logic_error("no decoder layer " + std::to_string(i));
   if (!layers_.empty()) return layers_[size_t(i)];

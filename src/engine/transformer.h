@@ -21,6 +21,9 @@ namespace lowbit::engine {
 struct KVCache {
   int64_t positions = 0;
   std::vector<LayerKV> layers;
+  // Forgets positions [n, positions): the cache is as it was when it held n, so several
+  // continuations of one shared prefix each run from it (multiple-choice scoring).
+  void truncate(int64_t n);
 };
 
 enum class Residency { AllLayers, OneLayer };

@@ -48,6 +48,29 @@ float max_abs(const std::vector<float>& v) {
 
 class TransformerArch : public ::testing::TestWithParam<std::string> {};
 
+TEST_P(TransformerArch, TruncatedKvCacheContinuesAsIfTheDroppedTokensNeverRan) {
+  // A 20-token prefix, one 7-token branch run and forgotten, then another branch: its logits
+  // equal those of prefix + branch from scratch, bit for bit (same rows, same kernels).
+  Net n = tiny(GetParam());
+  const auto t = tokens(40);
+  const std::vector<int32_t> prefix(t.begin(), t.begin() + 20), a(t.begin() + 20, t.begin() + 27),
+      b(t.begin() + 30, t.begin() + 39);
+  engine::KVCache cache;
+  n->net->forward(prefix, 19, cache);
+  n->net->forward(a, 0, cache);
+  EXPECT_EQ(cache.positions, 27);
+  cache.truncate(20);
+  EXPECT_EQ(cache.positions, 20);
+  const auto branch = n->net->forward(b, 0, cache);
+  engine::KVCache fresh;
+  n->net->forward(prefix, 19, fresh);
+  EXPECT_EQ(branch, n->net->forward(b, 0, fresh));
+  EXPECT_THROW(cache.truncate(30), std::logic_error);
+  cache.truncate(0);
+  EXPECT_EQ(cache.positions, 0);
+  EXPECT_TRUE(cache.layers[0].k.empty());
+}
+
 TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
   // 150 tokens: several 64-row attention blocks in the full pass; then the same sequence as
   // a 100-token prefill, a 3-token chunk (the few-token kernel) and 47 single steps.
