@@ -94,6 +94,36 @@ std::vector<float> Transformer::forward_step(const std::vector<int32_t>& tokens,
   return head(x.data(), B);
 }
 
+std::vector<float> Transformer::forward_branches(const std::vector<std::vector<int32_t>>& branches,
+                                                 const KVCache& cache) const {
+  if (!cache.layers.empty() && cache.layers.size() != size_t(arch_.num_layers))
+    throw std::logic_error("KVCache of another model");
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> lengths;
+  RopeTable tab;
+  for (const auto& b : branches) {
+    if (b.empty()) throw std::logic_error("forward_branches: an empty branch");
+    tokens.insert(tokens.end(), b.begin(), b.end());
+    lengths.push_back(int64_t(b.size()));
+    // Every branch starts at the cache's next position: the table's rows are per token.
+    const RopeTable t = rope(cache.positions, int64_t(b.size()));
+    tab.cos.insert(tab.cos.end(), t.cos.begin(), t.cos.end());
+    tab.sin.insert(tab.sin.end(), t.sin.begin(), t.sin.end());
+  }
+  tab.p0 = cache.positions;
+  tab.tokens = int64_t(tokens.size());
+  std::vector<float> x = embed(tokens);
+  const LayerKV empty;
+  for (int i = 0; i < arch_.num_layers; ++i) {
+    const LayerKV& kv = cache.layers.empty() ? empty : cache.layers[size_t(i)];
+    layer(i)->forward_branches(x.data(), tab, lengths, kv);
+    if (layers_.empty())
+      for (const auto& m : arch_.modules)
+        if (m.layer == i) weights_.release(m);
+  }
+  return head(x.data(), tab.tokens);
+}
+
 std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache,
                                     LinearObserver* observer) const {
   const int64_t T = int64_t(tokens.size());

@@ -109,23 +109,25 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
         if (r + 1 >= from) out[s][size_t(r + 1)] = logprob(row, n, seqs[s][size_t(r + 1)]);
     }
   }
+  // All the rests in one pass (their projections one GEMM), each seeing the prefix and itself.
+  std::vector<std::vector<int32_t>> rests;
+  for (const auto& seq : seqs) rests.emplace_back(seq.begin() + cp, seq.end());
+  const std::vector<float> logits = net.forward_branches(rests, cache);
+  int64_t row0 = 0;
   for (size_t s = 0; s < seqs.size(); ++s) {
-    const std::vector<int32_t> rest(seqs[s].begin() + cp, seqs[s].end());
-    const int64_t T = int64_t(rest.size());
-    // Rows before from - 1 are not scored: the head skips them (the last row always runs).
-    const int64_t first = std::min(std::max<int64_t>(0, from - 1 - cp), T - 1);
-    const std::vector<float> logits = net.forward(rest, first, cache);
-    for (int64_t r = first; r + 1 < T; ++r) {
-      const float* row = logits.data() + (r - first) * V;
-      out[s][size_t(cp + r + 1)] = logprob(row, row_norm(row, V), rest[size_t(r + 1)]);
+    const int64_t T = int64_t(rests[s].size());
+    // Row r of this rest predicts its token r + 1 (position cp + r + 1).
+    for (int64_t r = std::max<int64_t>(0, from - 1 - cp); r + 1 < T; ++r) {
+      const float* row = logits.data() + (row0 + r) * V;
+      out[s][size_t(cp + r + 1)] = logprob(row, row_norm(row, V), rests[s][size_t(r + 1)]);
     }
     if (s == 0 && last_row) {
-      const float* row = logits.data() + (T - 1 - first) * V;
+      const float* row = logits.data() + (row0 + T - 1) * V;
       const RowNorm n = row_norm(row, V);
       last_row->resize(size_t(V));
       for (int64_t i = 0; i < V; ++i) (*last_row)[size_t(i)] = float(logprob(row, n, int32_t(i)));
     }
-    cache.truncate(cp);
+    row0 += T;
   }
   return out;
 }

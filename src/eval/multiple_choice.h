@@ -5,7 +5,8 @@
 //    log-prob of the tokens after the choice word (the last token left out), "partial scoring".
 //  * lm-evaluation-harness: acc = argmax of the continuation's summed log-probs; acc_norm (HellaSwag)
 //    divides that sum by the choice's length in characters.
-// The token prefix the choices share runs once; each choice then continues from the KV cache.
+// The token prefix the choices share runs once; the choices then continue it from the KV cache,
+// all in one pass (Transformer::forward_branches).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,7 +21,7 @@ namespace lowbit::eval {
 
 // log p(seq[p] | seq[0..p)) for every position p >= from (0 below it) of each sequence, the
 // sequences' common token prefix (at most the shortest length - 1) run once and each sequence's
-// rest continuing it from the KV cache. `last_row` (if not null) receives the log-softmax of the
+// rest continuing it from the KV cache, all rests in one pass. `last_row` (if not null) receives the log-softmax of the
 // last row of sequence 0 (what its final token predicts). Every sequence needs from >= 1.
 std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transformer& net,
                                                         const std::vector<std::vector<int32_t>>& seqs, int64_t from,
