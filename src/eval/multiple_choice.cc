@@ -113,14 +113,17 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   std::vector<std::vector<int32_t>> rests;
   for (const auto& seq : seqs) rests.emplace_back(seq.begin() + cp, seq.end());
   const std::vector<float> logits = net.forward_branches(rests, cache);
+  // The rows that score a token (row r of a rest predicts its token r + 1), normalised in parallel:
+  // a log-sum-exp over the vocabulary per row costs about as much as a small forward pass.
+  struct Need {
+    size_t seq;
+    int64_t row, pos;
+  };
+  std::vector<Need> need;
   int64_t row0 = 0;
   for (size_t s = 0; s < seqs.size(); ++s) {
     const int64_t T = int64_t(rests[s].size());
-    // Row r of this rest predicts its token r + 1 (position cp + r + 1).
-    for (int64_t r = std::max<int64_t>(0, from - 1 - cp); r + 1 < T; ++r) {
-      const float* row = logits.data() + (row0 + r) * V;
-      out[s][size_t(cp + r + 1)] = logprob(row, row_norm(row, V), rests[s][size_t(r + 1)]);
-    }
+    for (int64_t r = std::max<int64_t>(0, from - 1 - cp); r + 1 < T; ++r) need.push_back({s, row0 + r, cp + r + 1});
     if (s == 0 && last_row) {
       const float* row = logits.data() + (row0 + T - 1) * V;
       const RowNorm n = row_norm(row, V);
@@ -128,6 +131,12 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
       for (int64_t i = 0; i < V; ++i) (*last_row)[size_t(i)] = float(logprob(row, n, int32_t(i)));
     }
     row0 += T;
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < need.size(); ++i) {
+    const Need& nd = need[i];
+    const float* row = logits.data() + nd.row * V;
+    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), seqs[nd.seq][size_t(nd.pos)]);
   }
   return out;
 }
