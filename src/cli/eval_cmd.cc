@@ -1,6 +1,9 @@
 // `lowbit eval`: perplexity of a checkpoint on a text, and with --base the KL divergence,
-// top-1 agreement and RMS delta-p against the original, as llama.cpp's perplexity tool.
+// top-1 agreement and RMS delta-p against the original, as llama.cpp's perplexity tool;
+// multiple-choice benchmarks (--task) by log-likelihood under llama.cpp's and lm-eval's protocols.
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +12,9 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
+#include "eval/benchmark_report.h"
+#include "eval/benchmarks.h"
+#include "eval/multiple_choice.h"
 #include "eval/perplexity.h"
 #include "eval/report.h"
 #include "export/load_model.h"
@@ -21,14 +27,89 @@ namespace lowbit::cli {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// --data values: a folder laid out as the shared benchmarks folder, or TASK=FILE.
+fs::path task_file(eval::Benchmark b, const std::vector<std::string>& data) {
+  if (data.empty()) throw UserError("--task needs --data (a benchmarks folder, or " + eval::to_string(b) + "=FILE)");
+  std::vector<fs::path> dirs;
+  for (const std::string& d : data) {
+    const size_t eq = d.find('=');
+    if (eq == std::string::npos) {
+      dirs.push_back(d);
+      continue;
+    }
+    if (eval::parse_benchmark(d.substr(0, eq)) == b) return d.substr(eq + 1);
+  }
+  if (dirs.empty()) throw UserError("--data names no " + eval::to_string(b) + " file (" + eval::to_string(b) + "=FILE)");
+  for (const fs::path& d : dirs)
+    if (!fs::is_directory(d)) throw UserError("--data " + d.string() + ": not a folder (or TASK=FILE)");
+  std::string why;
+  for (const fs::path& d : dirs) {
+    try {
+      return eval::find_task_file(b, d);
+    } catch (const UserError& e) {
+      why += (why.empty() ? "" : "; ") + std::string(e.what());
+    }
+  }
+  throw UserError(why);
+}
+
+// One benchmark over the selected tasks, with the base model too when given.
+struct BenchmarkInput {
+  eval::Benchmark benchmark;
+  fs::path file;
+  std::vector<eval::McTask> tasks;
+};
+
+eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const eval::ChoiceScorer& model,
+                                 const eval::ChoiceScorer* base) {
+  const eval::Benchmark b = in.benchmark;
+  const fs::path& file = in.file;
+  const std::vector<eval::McTask>& all = in.tasks;
+  eval::BenchmarkRun r;
+  r.benchmark = b;
+  r.file = file.string();
+  r.file_tasks = all.size();
+  r.limit = limit;
+  const std::vector<size_t> picked = eval::llama_cpp_selection(b, all.size(), limit);
+  Progress progress(eval::to_string(b), picked.size(), picked.size() * (base ? 2 : 1), ProgressMode::Auto, "tasks",
+                    base ? "task runs (x2 models)" : "tasks");
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i : picked) {
+    check_interrupted();
+    r.tasks.push_back(model.score(b, all[i]));
+    if (base) r.base_tasks.push_back(base->score(b, all[i]));
+    progress.advance(1, base ? 2 : 1);
+  }
+  progress.finish();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace
+
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
   static std::string save_logits, base_logits;
-  static int64_t ctx = 512, chunks = -1;
+  static std::string tasks;
+  static std::vector<std::string> data;
+  static int64_t ctx = 512, chunks = -1, limit = 0;
   static int threads = 0;
-  CLI::App* sub = app.add_subcommand("eval", "Perplexity, and KL divergence / top-1 agreement against a base model");
+  CLI::App* sub = app.add_subcommand(
+      "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks");
   sub->add_option("model", model_path, "Model folder (dense or quantized)")->required();
-  sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)")->required();
+  sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
+  sub->add_option("--task", tasks,
+                  "Multiple-choice benchmarks, comma-separated: hellaswag (llama.cpp's text file), winogrande "
+                  "(llama.cpp's CSV or the original dev.jsonl); scored as llama.cpp and as lm-eval");
+  sub->add_option("--limit", limit,
+                  "Only the first N tasks of llama.cpp's order: the tasks llama-perplexity's --hellaswag-tasks N / "
+                  "--winogrande-tasks N evaluate (default: all, file order)")
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--data", data,
+                  "Benchmark files: a folder (hellaswag_val_full.txt, winogrande/winogrande-debiased-eval.csv or "
+                  "winogrande/dev.jsonl), or TASK=FILE; repeatable");
   sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL)");
   sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
   sub->add_option("--protocol", protocol,
@@ -51,9 +132,22 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json\n"
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw --save-logits base.lp   # once\n"
-      "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe");
+      "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task hellaswag,winogrande --limit 400 \\\n"
+      "      --data ../shared/data/benchmarks       # = llama-perplexity --hellaswag-tasks 400 / --winogrande-tasks 400");
   register_runner("eval", [] {
     set_threads(threads);
+    if (text_path.empty() && tasks.empty()) throw UserError("eval needs --text FILE, --task NAMES, or both");
+    if (tasks.empty() && (limit > 0 || !data.empty())) throw UserError("--limit and --data go with --task");
+    if (text_path.empty() && (!save_logits.empty() || !base_logits.empty()))
+      throw UserError("--save-logits and --base-logits go with --text");
+    // Every task name and file is checked before a model loads.
+    std::vector<BenchmarkInput> bench;
+    if (!tasks.empty())
+      for (eval::Benchmark which : eval::parse_benchmarks(tasks)) {
+        const fs::path file = task_file(which, data);
+        bench.push_back({which, file, eval::read_tasks(which, file)});
+      }
     auto m = exporter::load_model(model_path);
     std::unique_ptr<exporter::LoadedModel> b;
     if (!base_path.empty()) {
@@ -63,37 +157,57 @@ void register_eval(CLI::App& app) {
     // The model's tokenizer, or the base's when a quantized folder carries none.
     const fs::path tok_dir = fs::exists(m->dir->path() / "tokenizer.json") || !b ? m->dir->path() : b->dir->path();
     auto tok = tokenizer::Tokenizer::from_file(tok_dir / "tokenizer.json");
-    const auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
-    eval::EvalOptions o;
-    o.ctx = ctx;
-    o.protocol = eval::parse_protocol(protocol);
-    o.max_chunks = chunks;
-    o.bos_id = tokenizer::bos_to_add(tok_dir, tok, tokenizer::parse_bos_mode(bos));
-    o.save_logits = save_logits;
-    std::optional<eval::LogProbReader> base_lp;
-    if (!base_logits.empty()) o.base_logits = &base_lp.emplace(base_logits);
-    const eval::Chunks ch = eval::chunks_for(tokens, o);
-    Progress progress("eval", uint64_t(ch.count()), uint64_t(ch.count() * ctx), ProgressMode::Auto, "chunks",
-                      b ? "tokens (x2 models)" : "tokens");
-    auto fwd = [](const engine::Transformer& net) {
-      return [&net](const std::vector<int32_t>& t, int64_t first) {
-        check_interrupted();
-        return net.forward(t, first);
+    const int32_t bos_id = tokenizer::bos_to_add(tok_dir, tok, tokenizer::parse_bos_mode(bos));
+    nlohmann::json json_out;
+    if (!text_path.empty()) {
+      const auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
+      eval::EvalOptions o;
+      o.ctx = ctx;
+      o.protocol = eval::parse_protocol(protocol);
+      o.max_chunks = chunks;
+      o.bos_id = bos_id;
+      o.save_logits = save_logits;
+      std::optional<eval::LogProbReader> base_lp;
+      if (!base_logits.empty()) o.base_logits = &base_lp.emplace(base_logits);
+      const eval::Chunks ch = eval::chunks_for(tokens, o);
+      Progress progress("eval", uint64_t(ch.count()), uint64_t(ch.count() * ctx), ProgressMode::Auto, "chunks",
+                        b ? "tokens (x2 models)" : "tokens");
+      auto fwd = [](const engine::Transformer& net) {
+        return [&net](const std::vector<int32_t>& t, int64_t first) {
+          check_interrupted();
+          return net.forward(t, first);
+        };
       };
-    };
-    eval::EvalReport rep;
-    rep.result = eval::evaluate(ch, m->arch.vocab, fwd(*m->net), b ? eval::LogitsFn(fwd(*b->net)) : eval::LogitsFn(),
-                                o, [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
-    progress.finish();
-    rep.model = model_path;
-    rep.text = text_path;
-    rep.base = base_lp ? base_logits : base_path;
-    rep.text_tokens = int64_t(tokens.size());
-    rep.ctx = ctx;
-    rep.protocol = o.protocol;
-    rep.bos = o.bos_id >= 0;
-    std::printf("%s", eval::to_text(rep).c_str());
-    if (!json_path.empty()) io::write_text_file(json_path, eval::to_json(rep).dump(2) + "\n");
+      eval::EvalReport rep;
+      rep.result = eval::evaluate(ch, m->arch.vocab, fwd(*m->net), b ? eval::LogitsFn(fwd(*b->net)) : eval::LogitsFn(),
+                                  o, [&](int64_t, int64_t) { progress.advance(1, uint64_t(ctx)); });
+      progress.finish();
+      rep.model = model_path;
+      rep.text = text_path;
+      rep.base = base_lp ? base_logits : base_path;
+      rep.text_tokens = int64_t(tokens.size());
+      rep.ctx = ctx;
+      rep.protocol = o.protocol;
+      rep.bos = o.bos_id >= 0;
+      std::printf("%s", eval::to_text(rep).c_str());
+      json_out = eval::to_json(rep);
+    }
+    if (!bench.empty()) {
+      eval::BenchmarkReport rep;
+      rep.model = model_path;
+      rep.base = base_path;
+      rep.bos = bos_id >= 0;
+      const eval::ChoiceScorer scorer(*m->net, tok, bos_id);
+      std::optional<eval::ChoiceScorer> base_scorer;
+      if (b) base_scorer.emplace(*b->net, tok, bos_id);
+      for (const BenchmarkInput& in : bench)
+        rep.runs.push_back(run_benchmark(in, size_t(limit), scorer, base_scorer ? &*base_scorer : nullptr));
+      std::printf("%s%s", text_path.empty() ? "" : "\n", eval::to_text(rep).c_str());
+      const nlohmann::json j = eval::to_json(rep);
+      if (json_out.is_null()) json_out = j;
+      else json_out["benchmarks"] = j["benchmarks"];
+    }
+    if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2) + "\n");
     return 0;
   });
 }

@@ -58,7 +58,7 @@ void DecoderLayer::project_qkv(const float* x, const RopeTable& tab, LinearObser
 }
 
 void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, LinearObserver* obs, float* out) const {
-  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
+  const int64_t T = tab.tokens, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim;
   std::vector<float> q, k, v;
   project_qkv(x, tab, obs, q, k, v);
   // Keys and values of positions [0, p0 + T): this call's, after those already in `kv`.
@@ -71,6 +71,14 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
     kv->v.insert(kv->v.end(), v.begin(), v.end());
     keys = kv->k.data(), values = kv->v.data();
   }
+  std::vector<float> ctx(size_t(T * H * d));
+  causal_attention(q.data(), T, p0, keys, values, ctx.data());
+  o_.run(ctx.data(), T, out, obs);
+}
+
+void DecoderLayer::causal_attention(const float* q, int64_t T, int64_t p0, const float* keys, const float* values,
+                                    float* ctx) const {
+  const int64_t H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim, group = H / KV;
   const int64_t S = p0 + T;
   // Per head and block of query rows [t0, t1): S = Q K[0:t1]^T / sqrt(d) (BLAS, rows strided
   // in place), causal softmax, O = P V[0:t1]. Blocks skip the keys above the diagonal, so
@@ -78,7 +86,6 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
   // largest first, each with single-threaded BLAS (OpenBLAS runs serially inside a parallel region).
   constexpr int64_t kBlock = 64;
   const int64_t blocks = (T + kBlock - 1) / kBlock;
-  std::vector<float> ctx(size_t(T * H * d));
   const float scale = 1.0f / std::sqrt(float(d));
 #pragma omp parallel
   {
@@ -88,14 +95,39 @@ void DecoderLayer::attention(const float* x, const RopeTable& tab, LayerKV* kv, 
       const int64_t b = blocks - 1 - task / H, h = task % H, kh = h / group;
       const int64_t t0 = b * kBlock, t1 = std::min(T, t0 + kBlock), m = t1 - t0, keys_seen = p0 + t1;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(m), int(keys_seen), int(d), scale,
-                  q.data() + t0 * H * d + h * d, int(H * d), keys + kh * d, int(KV * d), 0.0f, scores.data(),
+                  q + t0 * H * d + h * d, int(H * d), keys + kh * d, int(KV * d), 0.0f, scores.data(),
                   int(keys_seen));
       for (int64_t i = 0; i < m; ++i) softmax_masked(scores.data() + i * keys_seen, p0 + t0 + i + 1, keys_seen);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(m), int(d), int(keys_seen), 1.0f, scores.data(),
-                  int(keys_seen), values + kh * d, int(KV * d), 0.0f, ctx.data() + t0 * H * d + h * d, int(H * d));
+                  int(keys_seen), values + kh * d, int(KV * d), 0.0f, ctx + t0 * H * d + h * d, int(H * d));
     }
   }
-  o_.run(ctx.data(), T, out, obs);
+}
+
+void DecoderLayer::forward_branches(float* x, const RopeTable& tab, const std::vector<int64_t>& lengths,
+                                    const LayerKV& kv) const {
+  const int64_t T = tab.tokens, D = arch_.hidden, H = arch_.heads, KV = arch_.kv_heads, d = arch_.head_dim;
+  const int64_t p0 = int64_t(kv.k.size()) / (KV * d);
+  std::vector<float> h(size_t(T * D)), tmp(size_t(T * D)), q, k, v;
+  input_norm(x, T, h.data());
+  project_qkv(h.data(), tab, nullptr, q, k, v);
+  std::vector<float> ctx(size_t(T * H * d)), keys, values;
+  int64_t row = 0;
+  for (int64_t n : lengths) {
+    // This branch's keys and values after the cached ones: the layout causal_attention reads.
+    keys.assign(kv.k.begin(), kv.k.end());
+    keys.insert(keys.end(), k.begin() + row * KV * d, k.begin() + (row + n) * KV * d);
+    values.assign(kv.v.begin(), kv.v.end());
+    values.insert(values.end(), v.begin() + row * KV * d, v.begin() + (row + n) * KV * d);
+    causal_attention(q.data() + row * H * d, n, p0, keys.data(), values.data(), ctx.data() + row * H * d);
+    row += n;
+  }
+  if (row != T) throw std::logic_error("forward_branches: branch lengths do not add up to the rows");
+  o_.run(ctx.data(), T, tmp.data(), nullptr);
+  add_into(x, tmp.data(), T * D);
+  post_attention_norm(x, T, h.data());
+  mlp_block(h.data(), T, tmp.data(), nullptr);
+  add_into(x, tmp.data(), T * D);
 }
 
 void DecoderLayer::forward_step(float* x, const RopeTable& tab, const std::vector<LayerKV*>& kvs) const {

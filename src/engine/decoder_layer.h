@@ -38,6 +38,13 @@ class DecoderLayer {
   // hidden [B, hidden_size] in place. The projections run as [B, in] GEMMs (the weights are
   // decoded once per step for all B), attention per sequence over its own keys.
   void forward_step(float* hidden, const RopeTable& rope, const std::vector<LayerKV*>& kvs) const;
+  // Several continuations of the positions held in `kv` in one pass: hidden [sum(lengths),
+  // hidden_size] in place, branch b's rows after branch b-1's, `rope` holding each row's own
+  // position. Each branch attends to the cached positions and to its own earlier rows, never to
+  // another branch; `kv` is left as it was. (Multiple-choice scoring: the choices of a task
+  // continue its shared context, and their projections run as one GEMM.)
+  void forward_branches(float* hidden, const RopeTable& rope, const std::vector<int64_t>& lengths,
+                        const LayerKV& kv) const;
   int index() const { return index_; }
   // Every Linear's many-token products in BF16 (Linear::set_bf16_products).
   void use_bf16_products();
@@ -62,6 +69,10 @@ class DecoderLayer {
   void project_qkv(const float* x, const RopeTable& rope, LinearObserver* obs, std::vector<float>& q,
                    std::vector<float>& k, std::vector<float>& v) const;
   void attention(const float* x, const RopeTable& rope, LayerKV* kv, LinearObserver* obs, float* out) const;
+  // ctx [T, heads * head_dim] = causal softmax(q K^T / sqrt(d)) V for T query rows at positions
+  // [p0, p0 + T) over keys/values [p0 + T, kv_heads * head_dim].
+  void causal_attention(const float* q, int64_t T, int64_t p0, const float* keys, const float* values,
+                        float* ctx) const;
   // gate/up, SiLU and, when `out` is not null, down; with a null `out` down_proj's input is observed only.
   void mlp(const float* normed, int64_t tokens, float* out, LinearObserver* obs) const;
 

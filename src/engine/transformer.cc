@@ -15,6 +15,18 @@ Transformer::Transformer(const model::Architecture& arch, const WeightSource& w,
   head_ = w.linear(arch_.module("lm_head"));
 }
 
+void KVCache::truncate(int64_t n) {
+  if (n < 0 || n > positions) throw std::logic_error("KVCache::truncate: " + std::to_string(n) + " of " +
+                                                     std::to_string(positions) + " positions");
+  for (LayerKV& l : layers) {
+    // Every layer holds `positions` rows of the same width.
+    const size_t row = positions ? l.k.size() / size_t(positions) : 0;
+    l.k.resize(size_t(n) * row);
+    l.v.resize(size_t(n) * row);
+  }
+  positions = n;
+}
+
 std::shared_ptr<const DecoderLayer> Transformer::layer(int i) const {
   if (i < 0 || i >= arch_.num_layers) throw std::logic_error("no decoder layer " + std::to_string(i));
   if (!layers_.empty()) return layers_[size_t(i)];
@@ -80,6 +92,36 @@ std::vector<float> Transformer::forward_step(const std::vector<int32_t>& tokens,
   }
   for (auto& cache : caches) ++cache.positions;
   return head(x.data(), B);
+}
+
+std::vector<float> Transformer::forward_branches(const std::vector<std::vector<int32_t>>& branches,
+                                                 const KVCache& cache) const {
+  if (!cache.layers.empty() && cache.layers.size() != size_t(arch_.num_layers))
+    throw std::logic_error("KVCache of another model");
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> lengths;
+  RopeTable tab;
+  for (const auto& b : branches) {
+    if (b.empty()) throw std::logic_error("forward_branches: an empty branch");
+    tokens.insert(tokens.end(), b.begin(), b.end());
+    lengths.push_back(int64_t(b.size()));
+    // Every branch starts at the cache's next position: the table's rows are per token.
+    const RopeTable t = rope(cache.positions, int64_t(b.size()));
+    tab.cos.insert(tab.cos.end(), t.cos.begin(), t.cos.end());
+    tab.sin.insert(tab.sin.end(), t.sin.begin(), t.sin.end());
+  }
+  tab.p0 = cache.positions;
+  tab.tokens = int64_t(tokens.size());
+  std::vector<float> x = embed(tokens);
+  const LayerKV empty;
+  for (int i = 0; i < arch_.num_layers; ++i) {
+    const LayerKV& kv = cache.layers.empty() ? empty : cache.layers[size_t(i)];
+    layer(i)->forward_branches(x.data(), tab, lengths, kv);
+    if (layers_.empty())
+      for (const auto& m : arch_.modules)
+        if (m.layer == i) weights_.release(m);
+  }
+  return head(x.data(), tab.tokens);
 }
 
 std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache,

@@ -21,6 +21,9 @@ namespace lowbit::engine {
 struct KVCache {
   int64_t positions = 0;
   std::vector<LayerKV> layers;
+  // Forgets positions [n, positions): the cache is as it was when it held n, so several
+  // continuations of one shared prefix each run from it (multiple-choice scoring).
+  void truncate(int64_t n);
 };
 
 enum class Residency { AllLayers, OneLayer };
@@ -49,6 +52,11 @@ class Transformer {
   // The same for tokens that continue the sequence held in `cache` (positions
   // cache.positions ...); appends their keys and values to it.
   std::vector<float> forward(const std::vector<int32_t>& tokens, int64_t first_row, KVCache& cache) const;
+  // Several continuations of the sequence held in `cache`, in one pass (DecoderLayer::
+  // forward_branches): logits [sum of sizes, vocab], branch b's rows after branch b-1's, row i of a
+  // branch predicting its token i + 1. Each branch sees the cached positions and its own tokens
+  // only; the cache is left as it was.
+  std::vector<float> forward_branches(const std::vector<std::vector<int32_t>>& branches, const KVCache& cache) const;
   // One decoding step of several sequences: tokens[b] continues the sequence in caches[b]; all
   // caches hold the same number of positions. Logits [B, vocab]; appends to every cache.
   std::vector<float> forward_step(const std::vector<int32_t>& tokens, std::vector<KVCache>& caches) const;

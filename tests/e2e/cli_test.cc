@@ -809,3 +809,46 @@ TEST_F(Cli, InspectGgufFile) {
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("error: " + bad.string() + ": GGUF version 9 is newer than 3"), std::string::npos) << r.out;
 }
+
+TEST_F(Cli, EvalTasksScoresBenchmarksAndRefusesBadTaskInput) {
+  fixtures::TinyModelSpec s;
+  s.vocab = 300;
+  s.tokenizer = true;
+  const fs::path m = model(s), data = root / "bench";
+  fs::create_directories(data / "winogrande");
+  std::ofstream(data / "hellaswag_val_full.txt")
+      << "Cooking: A man cracks eggs. he\n2\nfries them.\nsings.\neats a shell.\nthrows the pan.\n"
+         "Sports: A lady lifts a barbell. she\n0\ndrops it.\nflies.\nsings a song.\nswims.\n"
+         "Music: A boy plays a guitar. he\n1\nstops.\nsmiles.\nruns.\nsleeps.\n";
+  std::ofstream(data / "winogrande" / "winogrande-debiased-eval.csv")
+      << "0,Sarah was a better surgeon than Maria so _ got the easier cases.,Sarah,Maria,2\n"
+         "1,\"The wine would ruin the bed, but the _ was fine.\",blanket,bed,1\n\n";
+  const fs::path json = root / "mc.json";
+  auto r = run("eval " + m.string() + " --task hellaswag,winogrande --limit 2 --data " + data.string() +
+               " --json " + json.string() + " --base " + m.string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("hellaswag        2 of 3 tasks (first 2 of llama.cpp's order"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("winogrande       2 of 2 tasks"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("acc_norm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chose differently on 0"), std::string::npos) << r.out;  // a model against itself
+  const auto j = nlohmann::json::parse(io::read_text_file(json));
+  EXPECT_EQ(j["benchmarks"]["hellaswag"]["per_task"].size(), 2u);
+  EXPECT_EQ(j["benchmarks"]["winogrande"]["metrics"]["llama.cpp"]["tasks"], 2);
+  EXPECT_TRUE(j["benchmarks"]["winogrande"]["metrics"].contains("acc"));
+  EXPECT_TRUE(run("eval --help").out.find("--task hellaswag,winogrande") != std::string::npos);
+
+  auto expect_fail = [&](const std::string& args, const std::string& needle) {
+    auto f = run("eval " + m.string() + " " + args);
+    EXPECT_EQ(f.rc, 2) << args << ": " << f.out;
+    EXPECT_NE(f.out.find("error: "), std::string::npos) << f.out;
+    EXPECT_NE(f.out.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << f.out;
+  };
+  expect_fail("--task mmlux --data " + data.string(), "unknown task 'mmlux' (known: hellaswag, winogrande)");
+  expect_fail("--task hellaswag", "--task needs --data");
+  expect_fail("", "eval needs --text FILE, --task NAMES, or both");
+  expect_fail("--task winogrande --data " + (root / "nowhere").string(), "not a folder");
+  std::ofstream(root / "bad.txt") << "ctx\n7\na\nb\nc\nd\n";
+  expect_fail("--task hellaswag --data hellaswag=" + (root / "bad.txt").string(), "bad.txt:2: gold label '7'");
+  std::ofstream(root / "bad.csv") << "0,no blank here.,a,b,1\n";
+  expect_fail("--task winogrande --data winogrande=" + (root / "bad.csv").string(), "has no '_'");
+}

@@ -48,6 +48,60 @@ float max_abs(const std::vector<float>& v) {
 
 class TransformerArch : public ::testing::TestWithParam<std::string> {};
 
+TEST_P(TransformerArch, TruncatedKvCacheContinuesAsIfTheDroppedTokensNeverRan) {
+  // A 20-token prefix, one 7-token branch run and forgotten, then another branch: its logits
+  // equal those of prefix + branch from scratch, bit for bit (same rows, same kernels).
+  Net n = tiny(GetParam());
+  const auto t = tokens(40);
+  const std::vector<int32_t> prefix(t.begin(), t.begin() + 20), a(t.begin() + 20, t.begin() + 27),
+      b(t.begin() + 30, t.begin() + 39);
+  engine::KVCache cache;
+  n->net->forward(prefix, 19, cache);
+  n->net->forward(a, 0, cache);
+  EXPECT_EQ(cache.positions, 27);
+  cache.truncate(20);
+  EXPECT_EQ(cache.positions, 20);
+  const auto branch = n->net->forward(b, 0, cache);
+  engine::KVCache fresh;
+  n->net->forward(prefix, 19, fresh);
+  EXPECT_EQ(branch, n->net->forward(b, 0, fresh));
+  EXPECT_THROW(cache.truncate(30), std::logic_error);
+  cache.truncate(0);
+  EXPECT_EQ(cache.positions, 0);
+  EXPECT_TRUE(cache.layers[0].k.empty());
+}
+
+TEST_P(TransformerArch, BranchesInOnePassEqualEachBranchFromTheCache) {
+  // Three continuations of a 30-token prefix (one of 70 tokens: two attention blocks) in one
+  // pass, against each run on its own from the cache; and from an empty cache.
+  Net n = tiny(GetParam());
+  const auto t = tokens(120);
+  const std::vector<int32_t> prefix(t.begin(), t.begin() + 30);
+  const std::vector<std::vector<int32_t>> branches = {
+      {t.begin() + 30, t.begin() + 35}, {t.begin() + 40, t.begin() + 110}, {t.begin() + 110, t.begin() + 111}};
+  const int64_t V = n->arch.vocab;
+  for (bool with_prefix : {true, false}) {
+    engine::KVCache cache;
+    if (with_prefix) n->net->forward(prefix, 29, cache);
+    const auto kv_before = cache.layers.empty() ? std::vector<float>() : cache.layers[1].k;
+    const auto together = n->net->forward_branches(branches, cache);
+    EXPECT_EQ(cache.positions, with_prefix ? 30 : 0);
+    if (with_prefix) {
+      EXPECT_EQ(cache.layers[1].k, kv_before);  // the cache is left as it was
+    }
+    std::vector<float> apart;
+    for (const auto& b : branches) {
+      const auto one = n->net->forward(b, 0, cache);
+      apart.insert(apart.end(), one.begin(), one.end());
+      cache.truncate(with_prefix ? 30 : 0);
+    }
+    ASSERT_EQ(together.size(), apart.size());
+    ASSERT_EQ(together.size(), size_t(76 * V));
+    const float tol = 1e-4f * max_abs(apart);
+    for (size_t i = 0; i < apart.size(); ++i) ASSERT_NEAR(together[i], apart[i], tol) << "row " << i / size_t(V);
+  }
+}
+
 TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
   // 150 tokens: several 64-row attention blocks in the full pass; then the same sequence as
   // a 100-token prefill, a 3-token chunk (the few-token kernel) and 47 single steps.

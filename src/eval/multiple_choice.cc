@@ -1,0 +1,278 @@
+#include "eval/multiple_choice.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace lowbit::eval {
+
+namespace {
+
+// log-softmax of one row at `token`, given the row's max and log-sum-exp.
+struct RowNorm {
+  float max = 0;
+  double lse = 0;
+};
+RowNorm row_norm(const float* row, int64_t vocab) {
+  RowNorm n;
+  n.max = *std::max_element(row, row + vocab);
+  double sum = 0;
+  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(row[i]) - double(n.max));
+  n.lse = std::log(sum);
+  return n;
+}
+double logprob(const float* row, const RowNorm& n, int32_t token) { return double(row[token]) - n.max - n.lse; }
+
+size_t common_prefix(const std::vector<std::vector<int32_t>>& seqs) {
+  size_t shortest = seqs[0].size();
+  for (const auto& s : seqs) shortest = std::min(shortest, s.size());
+  size_t cp = 0;
+  // Every sequence keeps at least its last token after the prefix (llama.cpp assumes it does).
+  while (cp + 1 < shortest) {
+    bool same = true;
+    for (const auto& s : seqs) same = same && s[cp] == seqs[0][cp];
+    if (!same) break;
+    ++cp;
+  }
+  return cp;
+}
+
+int64_t code_points(const std::string& s) {
+  int64_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// lm-eval moves a context's trailing whitespace to the front of the continuation (_encode_pair).
+void move_trailing_spaces(std::string& context, std::string& continuation) {
+  size_t end = context.size();
+  while (end > 0 && context[end - 1] == ' ') --end;
+  continuation = context.substr(end) + continuation;
+  context.resize(end);
+}
+
+std::string strip(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// lm-eval's Winogrande continuation: the part after the blank, stripped, after one space.
+std::string after_blank(const std::string& after) {
+  std::string cont(" ");
+  cont.append(strip(after));
+  return cont;
+}
+
+int argmax_first(const std::vector<double>& v) {
+  int best = 0;
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i] > v[size_t(best)]) best = int(i);
+  return best;
+}
+
+void set_picks(TaskScore& t) {
+  std::vector<double> sum, norm;
+  for (const ChoiceScore& c : t.choices) {
+    sum.push_back(c.logprob);
+    norm.push_back(c.chars > 0 ? c.logprob / double(c.chars) : c.logprob);
+  }
+  t.acc = argmax_first(sum);
+  t.acc_norm = argmax_first(norm);
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transformer& net,
+                                                        const std::vector<std::vector<int32_t>>& seqs, int64_t from,
+                                                        std::vector<float>* last_row) {
+  if (seqs.empty()) throw std::logic_error("shared_prefix_logprobs: no sequences");
+  if (from < 1) throw std::logic_error("shared_prefix_logprobs: position 0 has no prediction");
+  for (const auto& s : seqs)
+    if (s.empty()) throw std::logic_error("shared_prefix_logprobs: an empty sequence");
+  const int64_t V = net.arch().vocab, cp = int64_t(common_prefix(seqs));
+  std::vector<std::vector<double>> out(seqs.size());
+  for (size_t s = 0; s < seqs.size(); ++s) out[s].assign(seqs[s].size(), 0.0);
+  engine::KVCache cache;
+  if (cp > 0) {
+    // Rows [r0, cp) of the prefix: row r predicts token r + 1; the last one predicts each
+    // sequence's first token of its own.
+    const int64_t r0 = std::min(from, cp) - 1;
+    const std::vector<int32_t> prefix(seqs[0].begin(), seqs[0].begin() + cp);
+    const std::vector<float> logits = net.forward(prefix, r0, cache);
+    for (int64_t r = r0; r < cp; ++r) {
+      const float* row = logits.data() + (r - r0) * V;
+      const RowNorm n = row_norm(row, V);
+      for (size_t s = 0; s < seqs.size(); ++s)
+        if (r + 1 >= from) out[s][size_t(r + 1)] = logprob(row, n, seqs[s][size_t(r + 1)]);
+    }
+  }
+  // All the rests in one pass (their projections one GEMM), each seeing the prefix and itself.
+  std::vector<std::vector<int32_t>> rests;
+  for (const auto& seq : seqs) rests.emplace_back(seq.begin() + cp, seq.end());
+  const std::vector<float> logits = net.forward_branches(rests, cache);
+  // The rows that score a token (row r of a rest predicts its token r + 1), normalised in parallel:
+  // a log-sum-exp over the vocabulary per row costs about as much as a small forward pass.
+  struct Need {
+    size_t seq;
+    int64_t row, pos;
+  };
+  std::vector<Need> need;
+  int64_t row0 = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int64_t T = int64_t(rests[s].size());
+    for (int64_t r = std::max<int64_t>(0, from - 1 - cp); r + 1 < T; ++r) need.push_back({s, row0 + r, cp + r + 1});
+    if (s == 0 && last_row) {
+      const float* row = logits.data() + (row0 + T - 1) * V;
+      const RowNorm n = row_norm(row, V);
+      last_row->resize(size_t(V));
+      for (int64_t i = 0; i < V; ++i) (*last_row)[size_t(i)] = float(logprob(row, n, int32_t(i)));
+    }
+    row0 += T;
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < need.size(); ++i) {
+    const Need& nd = need[i];
+    const float* row = logits.data() + nd.row * V;
+    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), seqs[nd.seq][size_t(nd.pos)]);
+  }
+  return out;
+}
+
+std::vector<int32_t> ChoiceScorer::encode(const std::string& text) const {
+  std::vector<int32_t> ids;
+  if (bos_ >= 0) ids.push_back(bos_);
+  const std::vector<int32_t> t = tok_.encode(text);
+  ids.insert(ids.end(), t.begin(), t.end());
+  return ids;
+}
+
+TaskScore ChoiceScorer::score(Benchmark b, const McTask& task) const {
+  return b == Benchmark::HellaSwag ? hellaswag(task) : winogrande(task);
+}
+
+TaskScore ChoiceScorer::hellaswag(const McTask& task) const {
+  // llama.cpp tokenizes context + " " + ending; lm-eval the same string, its continuation
+  // being the tokens after those of the context alone.
+  std::vector<std::vector<int32_t>> seqs;
+  for (const std::string& e : task.choices) seqs.push_back(encode(task.context + " " + e));
+  std::string ctx = task.context, cont = " ";
+  move_trailing_spaces(ctx, cont);
+  const int64_t ctx_len = int64_t(encode(ctx).size());
+  const int64_t cp = int64_t(common_prefix(seqs));
+  const auto lp = shared_prefix_logprobs(net_, seqs, std::max<int64_t>(1, std::min(cp, ctx_len)));
+  TaskScore t;
+  t.index = task.index;
+  t.gold = task.gold;
+  std::vector<double> llama;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    ChoiceScore c;
+    // llama.cpp: the mean over the tokens after the endings' common prefix.
+    for (size_t p = size_t(cp); p < seqs[s].size(); ++p) c.llama += lp[s][p];
+    c.llama /= double(seqs[s].size() - size_t(cp));
+    for (size_t p = size_t(std::max<int64_t>(1, ctx_len)); p < seqs[s].size(); ++p) c.logprob += lp[s][p];
+    c.chars = code_points(task.choices[s]);
+    t.choices.push_back(c);
+    llama.push_back(c.llama);
+  }
+  t.llama = argmax_first(llama);  // a tie goes to the first, as llama.cpp's strict >
+  set_picks(t);
+  return t;
+}
+
+TaskScore ChoiceScorer::winogrande(const McTask& task) const {
+  // llama.cpp: first + option + rest, scoring the tokens after those of first + option.
+  // lm-eval: context first + option, continuation " " + rest.strip() (its own token sequence
+  // when that differs, e.g. "_'s": it then inserts a space).
+  std::vector<std::vector<int32_t>> seqs;
+  int64_t base[2], lm_ctx[2];
+  size_t lm_seq[2];
+  for (int s = 0; s < 2; ++s) {
+    seqs.push_back(encode(task.context + task.choices[size_t(s)] + task.after));
+    base[s] = int64_t(encode(task.context + task.choices[size_t(s)]).size());
+  }
+  for (int s = 0; s < 2; ++s) {
+    std::string ctx = task.context + task.choices[size_t(s)], cont = after_blank(task.after);
+    move_trailing_spaces(ctx, cont);
+    lm_ctx[s] = int64_t(encode(ctx).size());
+    std::vector<int32_t> whole = encode(ctx + cont);
+    auto same = std::find(seqs.begin(), seqs.end(), whole);
+    lm_seq[s] = size_t(same - seqs.begin());
+    if (same == seqs.end()) seqs.push_back(std::move(whole));
+  }
+  const std::vector<std::vector<int32_t>> pair(seqs.begin(), seqs.begin() + 2);
+  const int64_t cp = int64_t(common_prefix(pair));
+  const int64_t from = std::max<int64_t>(1, std::min({cp, base[0], base[1], lm_ctx[0], lm_ctx[1]}));
+  std::vector<float> last_row;
+  const auto lp = shared_prefix_logprobs(net_, seqs, from, &last_row);
+
+  TaskScore t;
+  t.index = task.index;
+  t.gold = task.gold;
+  // llama.cpp scores the part after the choice when both sequences run on for more than 3
+  // tokens after their common prefix, else everything after that prefix; the final token is
+  // left out when more than one remains. Sums in float as llama.cpp.
+  const int64_t len[2] = {int64_t(seqs[0].size()), int64_t(seqs[1].size())};
+  const bool skip_choice = len[0] - cp > 3 && len[1] - cp > 3;
+  float score[2];
+  for (int s = 0; s < 2; ++s) {
+    const int64_t start = skip_choice ? base[s] : cp, last = len[s] - start > 1 ? 1 : 0, end = len[s] - last;
+    float sum = 0;
+    for (int64_t p = start; p < end; ++p) {
+      // llama.cpp's FIXME, kept for comparable numbers: without skipping the choice, the second
+      // sequence's first token is scored against the first sequence's last logits.
+      const bool quirk = s == 1 && !skip_choice && p == cp;
+      sum += quirk ? last_row[size_t(seqs[1][size_t(p)])] : float(lp[size_t(s)][size_t(p)]);
+    }
+    score[s] = end > start ? sum / float(end - start) : -std::numeric_limits<float>::infinity();
+  }
+  for (int s = 0; s < 2; ++s) {
+    ChoiceScore c;
+    c.llama = score[s];
+    const auto& seq = seqs[lm_seq[s]];
+    for (size_t p = size_t(std::max<int64_t>(1, lm_ctx[s])); p < seq.size(); ++p) c.logprob += lp[lm_seq[s]][p];
+    c.chars = code_points(after_blank(task.after));
+    t.choices.push_back(c);
+  }
+  t.llama = score[0] > score[1] ? 0 : 1;  // a tie goes to the second, as in llama.cpp
+  set_picks(t);
+  return t;
+}
+
+std::string to_string(McMetric m) {
+  switch (m) {
+    case McMetric::LlamaCpp: return "llama.cpp";
+    case McMetric::Acc: return "acc";
+    case McMetric::AccNorm: return "acc_norm";
+  }
+  return "?";
+}
+
+std::vector<McMetric> metrics_of(Benchmark b) {
+  if (b == Benchmark::HellaSwag) return {McMetric::LlamaCpp, McMetric::Acc, McMetric::AccNorm};
+  return {McMetric::LlamaCpp, McMetric::Acc};
+}
+
+int pick(const TaskScore& t, McMetric m) {
+  return m == McMetric::LlamaCpp ? t.llama : m == McMetric::Acc ? t.acc : t.acc_norm;
+}
+
+Accuracy accuracy(const std::vector<TaskScore>& tasks, McMetric m) {
+  Accuracy a;
+  a.total = int64_t(tasks.size());
+  for (const TaskScore& t : tasks) a.correct += pick(t, m) == t.gold;
+  if (a.total > 0) a.acc = double(a.correct) / double(a.total);
+  if (a.total > 1) a.stderr_ = std::sqrt(a.acc * (1 - a.acc) / double(a.total - 1));
+  return a;
+}
+
+int64_t differing(const std::vector<TaskScore>& a, const std::vector<TaskScore>& b, McMetric m) {
+  if (a.size() != b.size()) throw std::logic_error("differing: runs over different tasks");
+  int64_t n = 0;
+  for (size_t i = 0; i < a.size(); ++i) n += pick(a[i], m) != pick(b[i], m);
+  return n;
+}
+
+}  // namespace lowbit::eval
