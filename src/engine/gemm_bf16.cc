@@ -1,5 +1,7 @@
 #include "engine/gemm_bf16.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <bit>
 #include <cfloat>
@@ -110,8 +112,18 @@ bool bf16_dot_products_native() {
 }
 
 PackedBf16 pack_bf16_rows(const float* b, int64_t n, int64_t k) {
+  return pack_bf16_rows(b, n, k, bf16_default_path());
+}
+
+PackedBf16 pack_bf16_rows(const float* b, int64_t n, int64_t k, Bf16Path layout_for) {
   PackedBf16 out;
   out.n = n, out.k = k;
+  if (layout_for == Bf16Path::Sgemm) {
+    out.rows.resize(size_t(n * k));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n * k; ++i) out.rows[size_t(i)] = std::bit_cast<float>(bf16_bits(b[i]) << 16);
+    return out;
+  }
   const int64_t pairs = out.pairs(), panels = out.panels();
   out.data.assign(size_t(panels * pairs * kPanel), 0u);
 #pragma omp parallel for schedule(static)
@@ -159,8 +171,11 @@ void run(const uint32_t* ap, int64_t M, const PackedBf16& b, float* c, int64_t l
   }
 }
 
-void gemm(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, bool native) {
-  if (M <= 0 || b.n <= 0) return;
+void gemm(const float* a, int64_t M, const PackedBf16& packed, float* c, int64_t ldc, bool native) {
+  if (M <= 0 || packed.n <= 0) return;
+  PackedBf16 repacked;
+  if (packed.data.empty()) repacked = pack_bf16_rows(packed.rows.data(), packed.n, packed.k, Bf16Path::Emulated);
+  const PackedBf16& b = packed.data.empty() ? repacked : packed;
   std::unique_ptr<uint32_t[]> ap(new uint32_t[size_t(M * b.pairs())]);  // every dword written below
 #pragma omp parallel for schedule(static)
   for (int64_t m = 0; m < M; ++m) pack_row(a + m * b.k, b.k, ap.get() + m * b.pairs());
@@ -187,22 +202,60 @@ void syrk(const float* x, int64_t T, int64_t K, float alpha, float* c, bool nati
   }
   run(ap.data(), K, b, c, K, Store{alpha, true}, true, native);
 }
-}  // namespace
 
-void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
-  gemm(a, M, b, c, ldc, bf16_dot_products_native());
+// x rounded to BF16 (as float32 values; denormals flushed as above).
+std::vector<float> rounded(const float* x, int64_t n) {
+  std::vector<float> out(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[size_t(i)] = std::bit_cast<float>(bf16_bits(x[i]) << 16);
+  return out;
 }
 
-void gemm_bf16_portable(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
-  gemm(a, M, b, c, ldc, false);
+// The sgemm path (B unpacked from its panels if it was packed for the other paths).
+void gemm_sgemm(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
+  if (M <= 0 || b.n <= 0) return;
+  const int64_t pairs = b.pairs(), k = b.k;
+  std::vector<float> bf(b.rows.empty() ? size_t(b.n * k) : 0);
+#pragma omp parallel for schedule(static) if (b.rows.empty())
+  for (int64_t n = 0; n < (b.rows.empty() ? b.n : 0); ++n) {
+    const uint32_t* col = b.data.data() + (n / kPanel) * pairs * kPanel + n % kPanel;
+    float* row = bf.data() + n * k;
+    for (int64_t p = 0; p < pairs; ++p) {
+      const uint32_t v = col[p * kPanel];
+      row[2 * p] = std::bit_cast<float>(v << 16);
+      if (2 * p + 1 < k) row[2 * p + 1] = std::bit_cast<float>(v & 0xffff0000u);
+    }
+  }
+  const std::vector<float> ar = rounded(a, M * k);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(b.n), int(k), 1.0f, ar.data(), int(k),
+              b.rows.empty() ? bf.data() : b.rows.data(), int(k), 0.0f, c, int(ldc));
+}
+
+void syrk_sgemm(const float* x, int64_t T, int64_t K, float alpha, float* c) {
+  if (T <= 0 || K <= 0) return;
+  const std::vector<float> xr = rounded(x, T * K);
+  cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, int(K), int(T), alpha, xr.data(), int(K), 1.0f, c, int(K));
+}
+}  // namespace
+
+Bf16Path bf16_default_path() { return bf16_dot_products_native() ? Bf16Path::Native : Bf16Path::Sgemm; }
+
+void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc, Bf16Path path) {
+  if (path == Bf16Path::Sgemm) return gemm_sgemm(a, M, b, c, ldc);
+  gemm(a, M, b, c, ldc, path == Bf16Path::Native && bf16_dot_products_native());
+}
+
+void syrk_bf16_upper(const float* x, int64_t T, int64_t K, float alpha, float* c, Bf16Path path) {
+  if (path == Bf16Path::Sgemm) return syrk_sgemm(x, T, K, alpha, c);
+  syrk(x, T, K, alpha, c, path == Bf16Path::Native && bf16_dot_products_native());
+}
+
+void gemm_bf16(const float* a, int64_t M, const PackedBf16& b, float* c, int64_t ldc) {
+  gemm_bf16(a, M, b, c, ldc, bf16_default_path());
 }
 
 void syrk_bf16_upper(const float* x, int64_t T, int64_t K, float alpha, float* c) {
-  syrk(x, T, K, alpha, c, bf16_dot_products_native());
-}
-
-void syrk_bf16_upper_portable(const float* x, int64_t T, int64_t K, float alpha, float* c) {
-  syrk(x, T, K, alpha, c, false);
+  syrk_bf16_upper(x, T, K, alpha, c, bf16_default_path());
 }
 
 }  // namespace lowbit::engine

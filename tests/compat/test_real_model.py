@@ -75,7 +75,7 @@ def test_gptq_and_imatrix_beat_round_to_nearest_on_smollm2(smollm2, text_ids, lo
     lowbit("quantize", smollm2, "-o", tmp_path / "gptq", *common, "--method", "gptq", "--calib", calib,
            "--samples", "64", "--seq-len", "512")
     lowbit("quantize", smollm2, "-o", tmp_path / "imatrix", *common, "--observer", "imatrix_mse", "--calib", calib,
-           "--samples", "64", "--seq-len", "512")
+           "--samples", "32", "--seq-len", "512")
     with torch.no_grad():
         lb = AutoModelForCausalLM.from_pretrained(str(smollm2), dtype=torch.bfloat16)(text_ids).logits.float()
         results = {}
@@ -104,7 +104,7 @@ def test_awq_beats_round_to_nearest_on_smollm2(smollm2, text_ids, lowbit, tmp_pa
     common = ["--scheme", "W4A16", "--group-size", "64", "--ignore", "lm_head", "--progress", "off", "--no-report"]
     lowbit("quantize", smollm2, "-o", tmp_path / "rtn", *common)
     lowbit("quantize", smollm2, "-o", tmp_path / "awq", *common, "--method", "awq", "--calib", calib,
-           "--samples", "16", "--seq-len", "512")
+           "--samples", "4", "--seq-len", "256")  # 1,024 tokens: AWQ's grid costs ~0.1 s per token here
     report = json.loads((tmp_path / "awq" / "quantization_report.json").read_text())
     assert report["method"] == "awq"
     with torch.no_grad():
