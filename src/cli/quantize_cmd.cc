@@ -125,6 +125,15 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   }
   const pipeline::GgufExportSummary sum = pipeline::export_gguf(in, arch, o);
   for (const auto& n : sum.notes) log::info(n);
+  if (sum.kept_codes + sum.re_rounded > 0)
+    log::info("from compressed-tensors: " + std::to_string(sum.kept_codes) +
+              " quantized module(s) kept their codes and scales, " +
+              std::to_string(sum.re_rounded) +
+              " decoded and quantized again (Q4_0 keeps symmetric int4 group 32, Q4_1 asymmetric, Q8_0 "
+              "symmetric int8 group 32)" +
+              (sum.rounded_offsets ? "; " + std::to_string(sum.rounded_offsets) +
+                                         " Q4_1 block offset(s) rounded to FP16"
+                                   : std::string()));
   std::string types;
   for (const auto& [t, n] : sum.tensors_per_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
   std::printf("tensor types: %s\n%s", types.c_str(), pipeline::summary_line(sum.sizes, f.output).c_str());

@@ -7,22 +7,39 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "export/compressed_tensors.h"
 #include "export/gguf_checkpoint_writer.h"
 #include "export/gguf_metadata.h"
 #include "model/gguf_names.h"
 #include "numerics/convert.h"
 #include "numerics/ggml_quants.h"
 #include "numerics/scan.h"
+#include "pipeline/gguf_from_compressed.h"
 #include "pipeline/quantize_checkpoint.h"
 
 namespace lowbit::pipeline {
 
 namespace {
 
-DType matrix_dtype(const io::ModelDir& in, const model::Architecture& arch) {
+// The module a weight name belongs to when a compressed-tensors source quantized it.
+const quant::QuantScheme* compressed_scheme(const std::optional<CompressedSource>& ct, const std::string& tensor) {
+  if (!ct || !tensor.ends_with(".weight")) return nullptr;
+  return ct->find(tensor.substr(0, tensor.size() - 7));
+}
+
+// The model's dtype, from its first dense matrix.
+DType matrix_dtype(const io::ModelDir& in, const model::Architecture& arch, const std::optional<CompressedSource>& ct) {
   for (const auto& p : arch.params)
-    if (p.shape.size() == 2) return in.at(p.name).info->dtype;
+    if (p.shape.size() == 2 && !compressed_scheme(ct, p.name)) return in.at(p.name).info->dtype;
   return DType::F32;
+}
+
+// Every tensor the architecture needs, dense or (from a compressed-tensors source) quantized.
+void validate_source(const io::ModelDir& in, const model::Architecture& arch, const std::optional<CompressedSource>& ct) {
+  if (!ct) return validate_checkpoint(in, arch);
+  model::Architecture dense = arch;  // the quantized modules were checked by compressed_source
+  std::erase_if(dense.params, [&](const model::Param& p) { return compressed_scheme(ct, p.name) != nullptr; });
+  validate_checkpoint(in, dense);
 }
 
 GgmlType ggml_of(DType t) {
@@ -41,19 +58,23 @@ bool is_rope_permuted(const std::string& arch, const std::string& hf_name) {
 
 }  // namespace
 
-void permute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads) {
+void permute_rope_rows_bytes(uint8_t* w, int64_t rows, uint64_t row_bytes, int64_t heads) {
   if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0)
     throw UserError("cannot permute " + std::to_string(rows) + " rows into " + std::to_string(heads) +
                     " RoPE heads of even size");
   const int64_t d = rows / heads, half = d / 2;
-  std::vector<float> head(size_t(d * cols));
+  std::vector<uint8_t> head(size_t(d) * row_bytes);
   for (int64_t h = 0; h < heads; ++h) {
-    float* base = w + h * d * cols;
-    std::memcpy(head.data(), base, head.size() * sizeof(float));
+    uint8_t* base = w + uint64_t(h * d) * row_bytes;
+    std::memcpy(head.data(), base, head.size());
     for (int64_t j = 0; j < half; ++j)
       for (int64_t s = 0; s < 2; ++s)
-        std::memcpy(base + (2 * j + s) * cols, head.data() + (s * half + j) * cols, size_t(cols) * sizeof(float));
+        std::memcpy(base + uint64_t(2 * j + s) * row_bytes, head.data() + uint64_t(s * half + j) * row_bytes, row_bytes);
   }
+}
+
+void permute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads) {
+  permute_rope_rows_bytes(reinterpret_cast<uint8_t*>(w), rows, uint64_t(cols) * sizeof(float), heads);
 }
 
 // The converter computes these in float32 tensors (torch), from the config's rope_scaling.
@@ -79,8 +100,9 @@ std::vector<float> llama3_rope_factors(const model::Architecture& a) {
 }
 
 quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts) {
-  validate_checkpoint(in, arch);
-  const quant::GgufMixModel m = quant::gguf_mix_model(arch, ggml_of(matrix_dtype(in, arch)));
+  const std::optional<CompressedSource> ct = compressed_source(in, arch);
+  validate_source(in, arch, ct);
+  const quant::GgufMixModel m = quant::gguf_mix_model(arch, ggml_of(matrix_dtype(in, arch, ct)));
   quant::GgufMixOptions mo = opts.mix;
   mo.has_imatrix = mo.has_imatrix || !opts.imatrix.empty();  // set alone: a --dry-run before --calib computes it
   quant::GgufMix mix = quant::choose_gguf_types(m, quant::parse_gguf_ftype(opts.ftype), mo);
@@ -113,6 +135,7 @@ quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch
 
 GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts) {
   const quant::GgufMix mix = plan_gguf(in, arch, opts);
+  const std::optional<CompressedSource> ct = compressed_source(in, arch);
   const std::string garch = model::gguf_arch(arch);
   std::map<std::string, GgmlType> type_of;
   for (const auto& t : mix.tensors) type_of[t.name] = t.type;
@@ -162,6 +185,38 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
       steps.push_back(std::move(s));
       continue;
     }
+    const int64_t heads = t.hf.find("k_proj") != std::string::npos ? arch.kv_heads : arch.heads;
+    const bool permute = is_rope_permuted(garch, t.hf);
+    if (const quant::QuantScheme* scheme = compressed_scheme(ct, t.hf)) {
+      s.input_bytes = uint64_t(rows * cols) * 2;  // (the codes' size differs; this is for progress)
+      const std::string module = t.hf.substr(0, t.hf.size() - 7);
+      s.produce = [&sum, &in, scheme, module, type, rows, cols, out_bytes, permute, heads,
+                   name = t.gguf](exporter::CheckpointWriter& w) {
+        const QuantizedWeight q = exporter::read_quantized(in, module, *scheme);
+        std::vector<uint8_t> y(out_bytes);
+        int64_t rounded_offsets = 0;
+        if (ggml_blocks_from_codes(q, type, y.data(), &rounded_offsets)) {
+          if (permute) permute_rope_rows_bytes(y.data(), rows, out_bytes / uint64_t(rows), heads);
+          ++sum.kept_codes;
+          sum.rounded_offsets += rounded_offsets;
+        } else {  // decoded exactly, then quantized by the type's own search
+          std::vector<float> x(size_t(rows * cols));
+          dequantize_rows_f32(q, 0, rows, x.data());
+          if (const int64_t bad = find_non_finite(x.data(), rows * cols, DType::F32); bad >= 0)
+            throw UserError(module + ": NaN or Inf in the decoded weight at flat index " + std::to_string(bad));
+          if (permute) permute_rope_rows(x.data(), rows, cols, heads);
+          ggml_quantize_rows(type, x.data(), y.data(), rows, cols, nullptr);
+          if (ggml_traits(type).quantized) ++sum.re_rounded;
+        }
+        w.write_dense(name, y.data(), y.size());
+        if (ggml_traits(type).quantized)
+          ++sum.sizes.quantized_modules;
+        else
+          ++sum.sizes.copied_tensors;
+      };
+      steps.push_back(std::move(s));
+      continue;
+    }
     const io::TensorRef* src = &in.at(t.hf);
     s.input_bytes = src->info->nbytes();
     // Only a tensor being quantized reads its entry (sizes were checked by plan_gguf, but for
@@ -170,8 +225,6 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
     const float* importance = imatrix == opts.imatrix.end() || int64_t(imatrix->second.size()) != cols
                                   ? nullptr
                                   : imatrix->second.data();
-    const int64_t heads = t.hf.find("k_proj") != std::string::npos ? arch.kv_heads : arch.heads;
-    const bool permute = is_rope_permuted(garch, t.hf);
     s.produce = [&sum, src, type, rows, cols, out_bytes, importance, permute, heads,
                  name = t.gguf](exporter::CheckpointWriter& w) {
       const int64_t n = rows * cols;

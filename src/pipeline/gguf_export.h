@@ -1,4 +1,5 @@
-// A Hugging Face checkpoint -> one GGUF file for llama.cpp, streamed tensor by tensor: the
+// A Hugging Face checkpoint (dense, or compressed-tensors: pipeline/gguf_from_compressed.h)
+// -> one GGUF file for llama.cpp, streamed tensor by tensor: the
 // names and metadata llama.cpp's converter writes, the per-tensor types of llama-quantize's
 // mix for the ftype (model/gguf_names.h, quant/gguf_mix.h), each weight read from the memory
 // map, widened to float32 (Q/K rows permuted for the llama arch, as the converter does) and
@@ -40,6 +41,10 @@ struct GgufExportSummary {
   QuantizeSummary sizes;
   std::map<std::string, int> tensors_per_type;  // "q4_K" -> count
   std::vector<std::string> notes;               // the mix's fallbacks
+  // From a compressed-tensors source: quantized modules whose codes and scales went into the
+  // GGUF blocks unchanged, and those decoded and quantized again (the grids differ).
+  int kept_codes = 0, re_rounded = 0;
+  int64_t rounded_offsets = 0;  // Q4_1 blocks whose offset was rounded to FP16 (codes kept)
 };
 
 // The mix alone (what --dry-run prints): GGUF name, shape and type of every tensor.
@@ -51,6 +56,8 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
 // reorders each head's rows of q_proj / k_proj (new row h*d + 2j + s = old row h*d + s*d/2 + j).
 // `rows` x `cols` float32, in place; heads = n_head for q, n_head_kv for k.
 void permute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads);
+// The same on rows of `row_bytes` bytes (rows of ggml blocks: a row's blocks move with it).
+void permute_rope_rows_bytes(uint8_t* w, int64_t rows, uint64_t row_bytes, int64_t heads);
 
 // Llama-3.1-style rope scaling as the converter writes it: rope_freqs.weight, head_dim/2
 // factors (1 for short wavelengths, `factor` for long, smoothed between).
