@@ -242,6 +242,7 @@ void register_eval(CLI::App& app) {
       json_out["gate"] = {{"expression", gate}, {"holds", gate_holds}, {"conditions", eval::gate_json(outcomes)}};
     }
     if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2) + "\n");
+    std::fflush(stdout);  // the report before the failure line when both go to one pipe
     if (!gate_holds) std::fprintf(stderr, "gate failed: %s\n", gate.c_str());
     return gate_holds ? 0 : 3;
   });
