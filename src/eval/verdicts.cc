@@ -93,8 +93,8 @@ json benchmark_comparison_json(const BenchmarkReport& rep) {
 }
 
 void add_benchmark_comparisons(const BenchmarkReport& r, nlohmann::json& report_json) {
-  for (const auto& [name, comparison] : benchmark_comparison_json(r).items())
-    report_json["benchmarks"][name]["against_base"] = comparison;
+  const json comparisons = benchmark_comparison_json(r);  // a named object: items() does not own it
+  for (const auto& [name, comparison] : comparisons.items()) report_json["benchmarks"][name]["against_base"] = comparison;
 }
 
 std::string benchmark_comparison_text(const BenchmarkReport& rep) {

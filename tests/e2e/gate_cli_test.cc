@@ -107,3 +107,23 @@ TEST_F(GateCli, AMalformedGateOrAnUnmeasuredMetricExitsTwoBeforeAnyModelLoads) {
   expect_error(missing + " --gate 'hellaswag.drop<=noise'", "task 'hellaswag' is not evaluated by this run");
   expect_error(missing + " --base " + model.string() + " --gate 'kld>=noise'", "'noise' goes with <=");
 }
+
+TEST_F(GateCli, BenchmarkDropWithinNoiseAgainstItself) {
+  const fs::path hs = root / "hs.txt", json = root / "tasks.json";
+  io::write_text_file(hs,
+                      "Cooking: A man cracks eggs. he\n2\nfries them.\nsings.\neats a shell.\nthrows the pan.\n"
+                      "Sports: A lady lifts a barbell. she\n0\ndrops it.\nflies.\nsings a song.\nswims.\n");
+  const Result r = run("eval " + model.string() + " --base " + model.string() + " --task hellaswag --data hellaswag=" +
+                       hs.string() + " --json " + json.string() +
+                       " --gate 'hellaswag.drop<=noise,hellaswag.acc_norm.drop==noise,hellaswag.acc>=0'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("gate ok   hellaswag.drop<=noise  (hellaswag.llama.cpp.drop = 0, same)"), std::string::npos)
+      << r.out;
+  const auto j = nlohmann::json::parse(io::read_text_file(json));
+  EXPECT_EQ(j["benchmarks"]["hellaswag"]["against_base"]["acc_norm"]["verdict"], "same");
+  EXPECT_EQ(j["benchmarks"]["hellaswag"]["against_base"]["acc_norm"]["p_value"], 1.0);
+  EXPECT_EQ(run("eval " + model.string() + " --base " + model.string() + " --task hellaswag --data hellaswag=" +
+                hs.string() + " --gate 'hellaswag.acc>1'")
+                .rc,
+            3);
+}

@@ -175,4 +175,13 @@ TEST(AccuracyComparison, BenchmarkMeasurementsForTheGate) {
   EXPECT_EQ(m.at("hellaswag.acc.drop").verdict, Verdict::Worse);
   EXPECT_EQ(m.at("hellaswag.acc.acc").verdict, Verdict::Worse);
   EXPECT_FALSE(m.at("hellaswag.acc.base_acc").verdict.has_value());
+
+  nlohmann::json report = to_json(rep);
+  add_benchmark_comparisons(rep, report);
+  const nlohmann::json& acc = report["benchmarks"]["hellaswag"]["against_base"]["acc"];
+  EXPECT_NEAR(acc["delta"].get<double>(), -10.0 / 12, 1e-15);
+  EXPECT_NEAR(acc["p_value"].get<double>(), 2.0 / 1024, 1e-15);
+  EXPECT_EQ(acc["verdict"], "worse");
+  EXPECT_EQ(acc["base_only_right"], 10);
+  EXPECT_EQ(acc["ci95"].size(), 2u);
 }
