@@ -164,7 +164,8 @@ void register_eval(CLI::App& app) {
       gate_conditions = eval::parse_gate(gate);
       eval::GatePlan plan;
       plan.text = !text_path.empty();
-      plan.base = !base_path.empty() || !base_logits.empty();
+      plan.text_base = !base_path.empty() || !base_logits.empty();
+      plan.task_base = !base_path.empty();
       for (const BenchmarkInput& in : bench)
         for (eval::McMetric metric : eval::metrics_of(in.benchmark))
           plan.tasks[eval::to_string(in.benchmark)].push_back(eval::to_string(metric));

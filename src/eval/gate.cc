@@ -132,9 +132,9 @@ void check_gate(std::vector<GateCondition>& conditions, const GatePlan& plan) {
       }
       c.metric = task + "." + protocol + "." + info->name;
     }
-    if ((info->needs_base || c.noise) && !plan.base)
-      throw UserError(where + "compares with the base model: give --base" +
-                      std::string(plan.text && plan.tasks.empty() ? " or --base-logits" : ""));
+    const bool is_text = text_metric(c.metric) != nullptr;
+    if ((info->needs_base || c.noise) && !(is_text ? plan.text_base : plan.task_base))
+      throw UserError(where + "compares with the base model: give --base" + std::string(is_text ? " or --base-logits" : ""));
     if (!c.noise) continue;
     if (!info->has_verdict) throw UserError(where + info->name + std::string(" has no noise verdict (a number only)"));
     const bool direction_ok = c.op == GateOp::Eq || (info->higher_is_worse ? c.op == GateOp::Le : c.op == GateOp::Ge);

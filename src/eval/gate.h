@@ -37,7 +37,9 @@ std::vector<GateCondition> parse_gate(const std::string& expr);
 
 // What the run will measure, known before any model loads.
 struct GatePlan {
-  bool text = false, base = false;  // --text; --base or --base-logits
+  bool text = false;
+  bool text_base = false;  // --base or --base-logits: the text metrics against the base
+  bool task_base = false;  // --base: the benchmarks against the base (--base-logits holds no tasks)
   // Each --task benchmark and its protocols, the first being the default of "<task>.acc".
   std::map<std::string, std::vector<std::string>> tasks;
 };

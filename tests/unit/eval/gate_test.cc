@@ -10,7 +10,7 @@ using namespace lowbit::eval;
 namespace {
 GatePlan full_plan() {
   GatePlan p;
-  p.text = p.base = true;
+  p.text = p.text_base = p.task_base = true;
   p.tasks["hellaswag"] = {"llama.cpp", "acc", "acc_norm"};
   p.tasks["winogrande"] = {"llama.cpp", "acc"};
   return p;
@@ -88,6 +88,11 @@ TEST(Gate, RefusesWhatTheRunDoesNotMeasure) {
   tasks_only.text = false;
   EXPECT_NE(check("kld<=0.02", tasks_only).find("measured on --text"), std::string::npos);
   EXPECT_NE(check("winogrande.acc_norm.acc>=0.5", full_plan()).find("no protocol 'acc_norm'"), std::string::npos);
+  GatePlan base_logits = full_plan();  // --base-logits: a base for the text only
+  base_logits.task_base = false;
+  EXPECT_EQ(check("kld<=0.02", base_logits), "");
+  EXPECT_NE(check("hellaswag.drop<=0.01", base_logits).find("give --base"), std::string::npos);
+  EXPECT_EQ(check("hellaswag.acc>=0.3", base_logits), "");
   EXPECT_NE(check("mmlu.acc>=0.5", full_plan()).find("task 'mmlu' is not evaluated"), std::string::npos);
   // noise: only on a metric with a verdict, in its direction.
   EXPECT_NE(check("kld_p99<=noise", full_plan()).find("has no noise verdict"), std::string::npos);
