@@ -14,9 +14,11 @@
 #include "core/progress.h"
 #include "eval/benchmark_report.h"
 #include "eval/benchmarks.h"
+#include "eval/gate.h"
 #include "eval/multiple_choice.h"
 #include "eval/perplexity.h"
 #include "eval/report.h"
+#include "eval/verdicts.h"
 #include "export/load_model.h"
 #include "io/file_util.h"
 #include "io/model_dir.h"
@@ -92,7 +94,7 @@ eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const e
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
   static std::string save_logits, base_logits;
-  static std::string tasks;
+  static std::string tasks, gate;
   static std::vector<std::string> data;
   static int64_t ctx = 512, chunks = -1, limit = 0;
   static int threads = 0;
@@ -127,6 +129,11 @@ void register_eval(CLI::App& app) {
       ->excludes("--base");
   sub->add_option("--json", json_path, "Also write the results as JSON");
   sub->add_option("--threads", threads, "Threads (default: all cores)");
+  sub->add_option("--gate", gate,
+                  "Conditions that must hold, comma-separated: METRIC OP BOUND with OP <= < >= > ==, BOUND a number "
+                  "or 'noise' (the verdict is not worse); metrics ppl, dppl, ppl_ratio, ln_ppl_ratio, kld, kld_p99, "
+                  "top1, rms_dp, base_ppl, TASK.acc, TASK.drop, TASK.base_acc, TASK.PROTOCOL.acc. Exit 3 when one "
+                  "fails (docs/eval.md)");
   sub->footer(
       "Examples:\n"
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw\n"
@@ -134,7 +141,10 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw --save-logits base.lp   # once\n"
       "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task hellaswag,winogrande --limit 400 \\\n"
-      "      --data ../shared/data/benchmarks       # = llama-perplexity --hellaswag-tasks 400 / --winogrande-tasks 400");
+      "      --data ../shared/data/benchmarks       # = llama-perplexity --hellaswag-tasks 400 / --winogrande-tasks 400\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag --limit 400 \\\n"
+      "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
+      "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input");
   register_runner("eval", [] {
     set_threads(threads);
     if (text_path.empty() && tasks.empty()) throw UserError("eval needs --text FILE, --task NAMES, or both");
@@ -148,6 +158,20 @@ void register_eval(CLI::App& app) {
         const fs::path file = task_file(which, data);
         bench.push_back({which, file, eval::read_tasks(which, file)});
       }
+    // The gate is checked against what this run measures before a model loads, so a typo fails fast.
+    std::vector<eval::GateCondition> gate_conditions;
+    if (!gate.empty()) {
+      gate_conditions = eval::parse_gate(gate);
+      eval::GatePlan plan;
+      plan.text = !text_path.empty();
+      plan.text_base = !base_path.empty() || !base_logits.empty();
+      plan.task_base = !base_path.empty();
+      for (const BenchmarkInput& in : bench)
+        for (eval::McMetric metric : eval::metrics_of(in.benchmark))
+          plan.tasks[eval::to_string(in.benchmark)].push_back(eval::to_string(metric));
+      eval::check_gate(gate_conditions, plan);
+    }
+    eval::Measurements measured;
     auto m = exporter::load_model(model_path);
     std::unique_ptr<exporter::LoadedModel> b;
     if (!base_path.empty()) {
@@ -191,6 +215,7 @@ void register_eval(CLI::App& app) {
       rep.bos = o.bos_id >= 0;
       std::printf("%s", eval::to_text(rep).c_str());
       json_out = eval::to_json(rep);
+      eval::add_measurements(rep.result, measured);
     }
     if (!bench.empty()) {
       eval::BenchmarkReport rep;
@@ -202,13 +227,25 @@ void register_eval(CLI::App& app) {
       if (b) base_scorer.emplace(*b->net, tok, bos_id);
       for (const BenchmarkInput& in : bench)
         rep.runs.push_back(run_benchmark(in, size_t(limit), scorer, base_scorer ? &*base_scorer : nullptr));
-      std::printf("%s%s", text_path.empty() ? "" : "\n", eval::to_text(rep).c_str());
-      const nlohmann::json j = eval::to_json(rep);
+      std::printf("%s%s%s", text_path.empty() ? "" : "\n", eval::to_text(rep).c_str(),
+                  eval::benchmark_comparison_text(rep).c_str());
+      nlohmann::json j = eval::to_json(rep);
+      eval::add_benchmark_comparisons(rep, j);
+      eval::add_measurements(rep, measured);
       if (json_out.is_null()) json_out = j;
       else json_out["benchmarks"] = j["benchmarks"];
     }
+    bool gate_holds = true;
+    if (!gate_conditions.empty()) {
+      const std::vector<eval::GateOutcome> outcomes = eval::evaluate_gate(gate_conditions, measured);
+      std::printf("\n%s", eval::gate_text(outcomes).c_str());
+      for (const eval::GateOutcome& g : outcomes) gate_holds = gate_holds && g.holds;
+      json_out["gate"] = {{"expression", gate}, {"holds", gate_holds}, {"conditions", eval::gate_json(outcomes)}};
+    }
     if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2) + "\n");
-    return 0;
+    std::fflush(stdout);  // the report before the failure line when both go to one pipe
+    if (!gate_holds) std::fprintf(stderr, "gate failed: %s\n", gate.c_str());
+    return gate_holds ? 0 : 3;
   });
 }
 

@@ -80,6 +80,7 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
     encoded.resize(size_t(ch.rows()) * row_bytes);
   }
   Mean nll, base_nll, kld, same_top, dp;
+  PairedMoments nll_pairs;
   std::vector<double> kld_all;
   for (int64_t c = 0; c < chunks; ++c) {
     const std::vector<int32_t>& chunk = ch.tokens[size_t(c)];
@@ -129,6 +130,7 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
       nll.add(p.nll);
       if (!has_base) continue;
       base_nll.add(p.base_nll);
+      nll_pairs.add(p.nll, p.base_nll);
       kld.add(p.kld);
       kld_all.push_back(p.kld);
       same_top.add(p.same_top ? 1.0 : 0.0);
@@ -150,6 +152,9 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
     std::sort(kld_all.begin(), kld_all.end());
     r.kld_p99 = kld_all.empty() ? 0 : kld_all[std::min(kld_all.size() - 1, size_t(0.99 * double(kld_all.size())))];
     r.top1_agreement = same_top.mean();
+    r.kld_stderr = kld.stderr_of_mean();
+    r.top1_stderr = same_top.stderr_of_mean();
+    r.nll_pairs = nll_pairs;
     r.rms_dp = std::sqrt(dp.mean());
   }
   return r;

@@ -10,6 +10,7 @@
 
 #include "eval/chunks.h"
 #include "eval/logprob_file.h"
+#include "eval/stats.h"
 
 namespace lowbit::eval {
 
@@ -31,6 +32,10 @@ struct EvalResult {
   bool has_base = false;
   double base_ppl = 0, base_ppl_stderr = 0;
   double mean_kld = 0, kld_p99 = 0, top1_agreement = 0, rms_dp = 0;
+  double kld_stderr = 0, top1_stderr = 0;  // standard errors of the means over the scored tokens
+  // Per-token NLLs of the model (x) and the base (y) on the same tokens: the paired errors of
+  // delta-PPL and ln(PPL ratio) (eval::compare_ppl).
+  PairedMoments nll_pairs;
 };
 
 // `logits(chunk_tokens, first)` returns the [n - first, vocab] logits of positions

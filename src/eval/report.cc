@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "eval/verdicts.h"
+
 namespace lowbit::eval {
 
 using nlohmann::json;
@@ -20,9 +22,19 @@ std::string to_text(const EvalReport& rep) {
   line("tokens scored    %ld\n", long(r.tokens_scored));
   line("PPL              %.4f +/- %.4f\n", r.ppl, r.ppl_stderr);
   if (r.has_base) {
-    line("base PPL         %.4f +/- %.4f   (delta PPL %+.4f)\n", r.base_ppl, r.base_ppl_stderr, r.ppl - r.base_ppl);
-    line("mean KLD         %.6f   (99th percentile %.6f)\n", r.mean_kld, r.kld_p99);
-    line("same top token   %.3f %%\n", 100.0 * r.top1_agreement);
+    // Differences on the same tokens: paired standard errors (llama.cpp's --kl-divergence
+    // statistics), a 95 % interval and the verdict.
+    const TextComparison c = compare_text(r);
+    auto verdict = [](const Difference& d) { return to_string(d.verdict); };  // lives to the end of line()
+    line("base PPL         %.4f +/- %.4f\n", r.base_ppl, r.base_ppl_stderr);
+    line("delta PPL        %+.4f +/- %.4f   95%% [%+.4f, %+.4f]   %s\n", c.ppl.dppl.value, c.ppl.dppl.se,
+         c.ppl.dppl.lo, c.ppl.dppl.hi, verdict(c.ppl.dppl).c_str());
+    line("ln(PPL ratio)    %+.6f +/- %.6f   (PPL ratio %.4f +/- %.4f, correlation %.2f %%)   %s\n",
+         c.ppl.ln_ratio.value, c.ppl.ln_ratio.se, c.ppl.ratio, c.ppl.ratio_se, 100 * c.ppl.correlation,
+         verdict(c.ppl.ln_ratio).c_str());
+    line("mean KLD         %.6f +/- %.6f   (99th percentile %.6f)   %s\n", r.mean_kld, r.kld_stderr, r.kld_p99,
+         verdict(c.kld).c_str());
+    line("same top token   %.3f +/- %.3f %%   %s\n", 100.0 * r.top1_agreement, 100.0 * r.top1_stderr, verdict(c.top1).c_str());
     line("RMS delta p      %.3f %%\n", 100.0 * r.rms_dp);
   }
   return out;
@@ -41,6 +53,9 @@ json to_json(const EvalReport& rep) {
     j["kld_p99"] = r.kld_p99;
     j["top1_agreement"] = r.top1_agreement;
     j["rms_dp"] = r.rms_dp;
+    j["kld_stderr"] = r.kld_stderr;
+    j["top1_stderr"] = r.top1_stderr;
+    j["against_base"] = text_comparison_json(r);
   }
   return j;
 }

@@ -1,0 +1,129 @@
+// `lowbit eval --gate` on generated tiny models: the exit code a deploy pipeline acts on
+// (0: every condition holds, 3: one fails, 2: a malformed gate or an unmeasured metric).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "io/file_util.h"
+#include "tiny_model.h"
+
+namespace fs = std::filesystem;
+using namespace lowbit;
+
+namespace {
+
+struct Result {
+  int rc;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  FILE* p = popen((std::string(LOWBIT_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
+}
+
+class GateCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root = fs::temp_directory_path() / ("lowbit-e2e-gate-" + std::to_string(getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root);
+    fixtures::TinyModelSpec s;
+    s.tokenizer = true;  // byte level: one token per byte
+    model = root / "model";
+    fixtures::write_tiny_model(model, s);
+    std::string t;
+    for (int i = 0; t.size() < 1500; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
+    text = root / "text.txt";
+    io::write_text_file(text, t);
+  }
+  void TearDown() override { fs::remove_all(root); }
+  std::string eval_against(const fs::path& base) const {
+    return "eval " + model.string() + " --base " + base.string() + " --text " + text.string() + " --ctx 64";
+  }
+  void expect_error(const std::string& args, const std::string& words) {
+    const Result r = run(args);
+    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(words), std::string::npos) << args << "\n" << r.out;
+  }
+  fs::path root, model, text;
+};
+
+}  // namespace
+
+TEST_F(GateCli, AModelAgainstItselfPassesAndTheVerdictsAreSame) {
+  const fs::path json = root / "gate.json";
+  const Result r = run(eval_against(model) +
+                       " --gate 'kld<=0.02,ppl_ratio<=1.02,dppl<=noise,top1>=0.9,ln_ppl_ratio==noise' --json " +
+                       json.string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("delta PPL        +0.0000 +/- 0.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gate ok   kld<=0.02"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(io::read_text_file(json));
+  EXPECT_EQ(j["against_base"]["ln_ppl_ratio"]["verdict"], "same");
+  EXPECT_EQ(j["against_base"]["ln_ppl_ratio"]["se"], 0.0);
+  EXPECT_EQ(j["against_base"]["kld"]["verdict"], "same");
+  EXPECT_EQ(j["gate"]["holds"], true);
+  EXPECT_EQ(j["gate"]["conditions"].size(), 5u);
+}
+
+TEST_F(GateCli, AFailingConditionExitsThreeAndNamesTheMeasuredValue) {
+  // A perplexity is never at most 1, and 4-bit weights are detectably apart from the original.
+  const fs::path q = root / "q4";
+  ASSERT_EQ(run("quantize " + model.string() + " -o " + q.string() + " --scheme W4A16 --ignore lm_head").rc, 0);
+  const fs::path json = root / "fail.json";
+  const Result r = run("eval " + q.string() + " --base " + model.string() + " --text " + text.string() +
+                       " --ctx 64 --gate 'ppl_ratio<=100,ppl<=1,kld<=noise' --json " + json.string());
+  EXPECT_EQ(r.rc, 3) << r.out;
+  EXPECT_NE(r.out.find("gate ok   ppl_ratio<=100"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gate FAIL ppl<=1  (ppl = "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gate FAIL kld<=noise  (kld = "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", worse)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gate failed: "), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(io::read_text_file(json));  // written all the same
+  EXPECT_EQ(j["gate"]["holds"], false);
+  EXPECT_EQ(j["against_base"]["kld"]["verdict"], "worse");
+}
+
+TEST_F(GateCli, AMalformedGateOrAnUnmeasuredMetricExitsTwoBeforeAnyModelLoads) {
+  // The model folder does not exist: the gate's error comes first.
+  const std::string missing = "eval " + (root / "nowhere").string() + " --text " + text.string();
+  expect_error(missing + " --gate 'kld<<0.02'", "--gate 'kld<<0.02': '<0.02' is neither a number nor 'noise'");
+  expect_error(missing + " --base " + model.string() + " --gate 'kdl<=0.02'", "unknown metric 'kdl' (known: ppl,");
+  expect_error(missing + " --gate 'kld<=0.02'", "compares with the base model: give --base");
+  expect_error(missing + " --gate 'hellaswag.drop<=noise'", "task 'hellaswag' is not evaluated by this run");
+  expect_error(missing + " --base " + model.string() + " --gate 'kld>=noise'", "'noise' goes with <=");
+}
+
+TEST_F(GateCli, BenchmarkDropWithinNoiseAgainstItself) {
+  const fs::path hs = root / "hs.txt", json = root / "tasks.json";
+  io::write_text_file(hs,
+                      "Cooking: A man cracks eggs. he\n2\nfries them.\nsings.\neats a shell.\nthrows the pan.\n"
+                      "Sports: A lady lifts a barbell. she\n0\ndrops it.\nflies.\nsings a song.\nswims.\n");
+  const Result r = run("eval " + model.string() + " --base " + model.string() + " --task hellaswag --data hellaswag=" +
+                       hs.string() + " --json " + json.string() +
+                       " --gate 'hellaswag.drop<=noise,hellaswag.acc_norm.drop==noise,hellaswag.acc>=0'");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("gate ok   hellaswag.drop<=noise  (hellaswag.llama.cpp.drop = 0, same)"), std::string::npos)
+      << r.out;
+  const auto j = nlohmann::json::parse(io::read_text_file(json));
+  EXPECT_EQ(j["benchmarks"]["hellaswag"]["against_base"]["acc_norm"]["verdict"], "same");
+  EXPECT_EQ(j["benchmarks"]["hellaswag"]["against_base"]["acc_norm"]["p_value"], 1.0);
+  EXPECT_EQ(run("eval " + model.string() + " --base " + model.string() + " --task hellaswag --data hellaswag=" +
+                hs.string() + " --gate 'hellaswag.acc>1'")
+                .rc,
+            3);
+}
