@@ -1,4 +1,5 @@
 // `lowbit quantize`: a model folder + a recipe -> a compressed-tensors checkpoint.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -55,15 +56,84 @@ GgmlType ggml_type_flag(const std::string& name, const char* flag) {
   throw UserError(std::string(flag) + " " + name + ": not a ggml type (e.g. q8_0, q6_K, q4_K, f16)");
 }
 
+int run_gguf(QuantizeFlags& f, CLI::App& sub);
+
+// `--method gptq|awq|awq+gptq --gguf-type Q4_0|Q4_1|Q8_0`: the method writes a compressed-tensors
+// checkpoint on the type's own grid (int4 symmetric / asymmetric / int8 symmetric, groups of 32)
+// into a hidden sibling folder, whose codes then go into the GGUF blocks unchanged
+// (pipeline/gguf_from_compressed.h); the folder is removed either way.
+int run_gguf_calibrated(QuantizeFlags& f, CLI::App& sub) {
+  const std::string ftype = f.gguf_type.empty() ? "Q4_K_M" : f.gguf_type;
+  std::string scheme;
+  std::string upper = ftype;
+  for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "Q4_0") scheme = "W4A16";
+  else if (upper == "Q4_1") scheme = "W4A16_ASYM";
+  else if (upper == "Q8_0") scheme = "W8A16";
+  else
+    throw UserError("--method " + f.method + " with --gguf-type " + ftype +
+                    ": GPTQ/AWQ codes go into GGUF where its grid is a compressed-tensors one: Q4_0 (int4 symmetric, "
+                    "group 32), Q4_1 (asymmetric) or Q8_0; for the k-quants and IQ types use --calib alone (an "
+                    "importance matrix)");
+  if (f.calib.empty()) throw UserError("--method " + f.method + " needs calibration data: --calib FILE");
+  if (!f.imatrix.empty()) throw UserError("--imatrix with --method " + f.method + ": the method uses --calib");
+  if (f.resume || f.dry_run || !f.eval_text.empty())
+    throw UserError("--resume, --dry-run and --eval do not combine with --method into GGUF");
+  if (std::filesystem::exists(f.output) && !f.overwrite)
+    throw UserError(f.output + ": already exists (pass --overwrite to replace it)");
+  {  // A bad request (types, tokenizer) fails before the method runs.
+    io::ModelDir in(f.model);
+    const model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
+    pipeline::GgufExportOptions o;
+    o.ftype = ftype;
+    o.mix.ignore = f.ignore;
+    pipeline::plan_gguf(in, arch, o);
+    exporter::GgufMetadataOptions mo;
+    mo.pre_tokenizer = f.gguf_pre;
+    exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+  }
+  const std::filesystem::path out(f.output);
+  const std::filesystem::path ct = out.parent_path() / ("." + out.filename().string() + ".lowbit-codes");
+  std::vector<std::string> q{"quantize", f.model, "-o", ct.string(), "--overwrite", "--scheme", scheme, "--group-size",
+                             "32", "--method", f.method, "--calib", f.calib, "--seq-len", std::to_string(f.seq_len),
+                             "--seed", std::to_string(f.seed), "--progress", f.progress, "--no-report"};
+  if (sub.count("--samples")) q.insert(q.end(), {"--samples", std::to_string(f.samples)});
+  if (f.threads > 0) q.insert(q.end(), {"--threads", std::to_string(f.threads)});
+  // The output layer's type is the mix's (Q6_K/Q8_0 for these ftypes), from the original weights.
+  q.insert(q.end(), {"--ignore", "lm_head"});
+  for (const auto& i : f.ignore)
+    if (i != "lm_head") q.insert(q.end(), {"--ignore", i});
+  // A tensor given another type is quantized from the original weights: kept dense here.
+  for (const auto& t : f.tensor_types) {
+    const quant::GgufTypeOverride o = quant::parse_gguf_tensor_type(t);
+    if (!o.lowbit_syntax())
+      throw UserError("--tensor-type " + t + " with --method: name modules as --ignore does (\"re:.*down_proj\", "
+                      "a module path, lm_head), so the method leaves them to the GGUF type");
+    q.insert(q.end(), {"--ignore", o.pattern});
+  }
+  struct Cleanup {
+    std::filesystem::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+      std::filesystem::remove_all(dir.string() + ".lowbit-resume", ec);
+    }
+  } cleanup{ct};
+  if (const int rc = run_lowbit(q).rc; rc != 0) return rc;
+  QuantizeFlags g = f;
+  g.model = ct.string();
+  g.method.clear();
+  g.calib.clear();
+  return run_gguf(g, sub);
+}
+
 // `lowbit quantize MODEL -o FILE.gguf --gguf-type Q4_K_M`: the whole model as one GGUF file.
 int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   f.s.format.clear();
   if (f.s.any() || !f.recipe.empty() || sub.count("--targets"))
     throw UserError("--format gguf takes its types from --gguf-type (and --tensor-type); drop --scheme/--bits/"
                     "--group-size/--strategy/--observer/--recipe/--targets");
-  if (!f.method.empty() && f.method != "rtn")
-    throw UserError("--method " + f.method + " with --format gguf: GPTQ/AWQ into GGUF blocks is not supported yet; "
-                    "write a compressed-tensors checkpoint, or a GGUF with llama.cpp's own rounding (no --method)");
+  if (!f.method.empty() && f.method != "rtn") return run_gguf_calibrated(f, sub);
   if (!f.calib.empty() && !f.imatrix.empty())
     throw UserError("--calib computes an importance matrix and --imatrix reads one: give one of them");
   if (f.resume) throw UserError("--resume continues a calibrated run; a GGUF export is not one");

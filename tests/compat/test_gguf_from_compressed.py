@@ -97,3 +97,21 @@ def test_compressed_tensors_codes_go_into_gguf_blocks(scheme, ftype, smollm2, lo
         ppl_ours = json.loads((tmp_path / "e.json").read_text())["ppl"]
         # Not the same arithmetic: llama.cpp rounds activations to Q8 blocks for its Q4 dot products.
         assert abs(ppl_llama / ppl_ours - 1) < 0.02, (ppl_llama, ppl_ours, ours_eval[-500:])
+
+
+def test_gptq_into_q4_0_in_one_command(smollm2, lowbit, tmp_path):
+    """--method gptq --gguf-type Q4_0: GPTQ on Q4_0's grid, its codes carried into the blocks, nothing left beside."""
+    import gguf
+    calib = ROOT.parent / "shared" / "data" / "chat-calib.jsonl"
+    if not calib.exists():
+        pytest.skip(f"{calib} not found (shared data)")
+    out = tmp_path / "gptq.gguf"
+    proc = subprocess.run([str(BUILD / "lowbit"), "quantize", str(smollm2), "-o", str(out), "--gguf-type", "Q4_0",
+                           "--method", "gptq", "--calib", str(calib), "--samples", "4", "--seq-len", "128",
+                           "--progress", "off"], capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log
+    assert "210 quantized module(s) kept their codes and scales, 0 decoded" in log, log
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gptq.gguf"]
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(str(out)).tensors}
+    assert types["blk.0.attn_q.weight"] == "Q4_0" and types["blk.29.ffn_down.weight"] == "Q4_0"

@@ -138,3 +138,21 @@ TEST_F(ImatrixCli, BadInputsAreOneClearError) {
                    (root / "wrong.gguf").string(),
                "--imatrix is for GGUF output", root / "ct");
 }
+
+// GPTQ's codes into GGUF in one command: types whose grid is not a compressed-tensors one, and
+// requests the GGUF export would refuse (here the tiny tokenizer, which llama.cpp cannot take),
+// fail before the method runs (the run itself: tests/compat/test_gguf_from_compressed.py).
+TEST_F(ImatrixCli, GptqIntoGgufRefusesBeforeCalibrating) {
+  const fs::path k = root / "k.gguf";
+  const std::string gptq = "quantize " + model.string() + " -o " + k.string() + " --method gptq --progress off ";
+  expect_error(gptq + "--calib " + calib.string() + " --gguf-type Q4_K_M",
+               "Q4_0 (int4 symmetric, group 32), Q4_1 (asymmetric) or Q8_0", k);
+  expect_error(gptq + "--gguf-type Q4_0", "needs calibration data", k);
+  const Result r = run(gptq + "--calib " + calib.string() + " --gguf-type Q4_0 --gguf-pre gpt-2");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("tokenizer.json"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("calibration:"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(k));
+  for (const auto& e : fs::directory_iterator(root))
+    EXPECT_EQ(e.path().filename().string().find(".lowbit"), std::string::npos) << e.path();
+}
