@@ -39,7 +39,9 @@ fs::path task_file(eval::Benchmark b, const std::vector<std::string>& data) {
       dirs.push_back(d);
       continue;
     }
-    if (eval::parse_benchmark(d.substr(0, eq)) == b) return d.substr(eq + 1);
+    // mmlu=FOLDER serves mmlu:5shot too (the same folder holds the dev split).
+    const eval::Benchmark named = eval::parse_benchmark(d.substr(0, eq));
+    if (named == b || (named == eval::Benchmark::Mmlu && b == eval::Benchmark::Mmlu5Shot)) return d.substr(eq + 1);
   }
   if (dirs.empty()) throw UserError("--data names no " + eval::to_string(b) + " file (" + eval::to_string(b) + "=FILE)");
   for (const fs::path& d : dirs)
