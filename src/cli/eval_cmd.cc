@@ -41,7 +41,9 @@ fs::path task_file(eval::Benchmark b, const std::vector<std::string>& data) {
       dirs.push_back(d);
       continue;
     }
-    if (eval::parse_benchmark(d.substr(0, eq)) == b) return d.substr(eq + 1);
+    // mmlu=FOLDER serves mmlu:5shot too (the same folder holds the dev split).
+    const eval::Benchmark named = eval::parse_benchmark(d.substr(0, eq));
+    if (named == b || (named == eval::Benchmark::Mmlu && b == eval::Benchmark::Mmlu5Shot)) return d.substr(eq + 1);
   }
   if (dirs.empty()) throw UserError("--data names no " + eval::to_string(b) + " file (" + eval::to_string(b) + "=FILE)");
   for (const fs::path& d : dirs)
@@ -74,7 +76,7 @@ eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const e
   r.file = file.string();
   r.file_tasks = all.size();
   r.limit = limit;
-  const std::vector<size_t> picked = eval::llama_cpp_selection(b, all.size(), limit);
+  const std::vector<size_t> picked = eval::select_tasks(b, all.size(), limit);
   Progress progress(eval::to_string(b), picked.size(), picked.size() * (base ? 2 : 1), ProgressMode::Auto, "tasks",
                     base ? "task runs (x2 models)" : "tasks");
   const auto start = std::chrono::steady_clock::now();
@@ -104,14 +106,17 @@ void register_eval(CLI::App& app) {
   sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
   sub->add_option("--task", tasks,
                   "Multiple-choice benchmarks, comma-separated: hellaswag (llama.cpp's text file), winogrande "
-                  "(llama.cpp's CSV or the original dev.jsonl); scored as llama.cpp and as lm-eval");
+                  "(llama.cpp's CSV or the original dev.jsonl), scored as llama.cpp and as lm-eval; arc-easy, "
+                  "arc-challenge (ARC's JSONL), mmlu, mmlu:5shot (Hendrycks' CSV folder), scored as lm-eval");
   sub->add_option("--limit", limit,
-                  "Only the first N tasks of llama.cpp's order: the tasks llama-perplexity's --hellaswag-tasks N / "
-                  "--winogrande-tasks N evaluate (default: all, file order)")
+                  "Only N tasks: hellaswag, winogrande: the first N of llama.cpp's order (llama-perplexity's "
+                  "--hellaswag-tasks N / --winogrande-tasks N); arc-*, mmlu*: N drawn with a fixed seed, "
+                  "MMLU's over all subjects together (default: all, file order)")
       ->check(CLI::PositiveNumber);
   sub->add_option("--data", data,
                   "Benchmark files: a folder (hellaswag_val_full.txt, winogrande/winogrande-debiased-eval.csv or "
-                  "winogrande/dev.jsonl), or TASK=FILE; repeatable");
+                  "winogrande/dev.jsonl, arc/ARC-Easy-Test.jsonl, arc/ARC-Challenge-Test.jsonl, mmlu/{test,dev}/), "
+                  "or TASK=FILE (mmlu=FOLDER); repeatable");
   sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL)");
   sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
   sub->add_option("--protocol", protocol,
@@ -142,6 +147,8 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task hellaswag,winogrande --limit 400 \\\n"
       "      --data ../shared/data/benchmarks       # = llama-perplexity --hellaswag-tasks 400 / --winogrande-tasks 400\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task arc-easy,arc-challenge,mmlu,mmlu:5shot \\\n"
+      "      --limit 500 --data ../shared/data/benchmarks   # lm-eval's arc_easy, arc_challenge, mmlu (0/5-shot)\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag --limit 400 \\\n"
       "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
       "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input");

@@ -28,6 +28,14 @@ struct BenchmarkReport {
 
 // What each metric measures, in words ("mean log-prob of the ending's tokens ...").
 std::string describe(Benchmark b, McMetric m);
+
+// MMLU's accuracy per subject (subjects in name order) and their unweighted mean.
+struct SubjectAccuracy {
+  std::string subject;
+  Accuracy acc;
+};
+std::vector<SubjectAccuracy> by_subject(const std::vector<TaskScore>& tasks, McMetric m);
+double macro_average(const std::vector<SubjectAccuracy>& subjects);
 std::string to_text(const BenchmarkReport& r);
 nlohmann::json to_json(const BenchmarkReport& r);
 

@@ -1,5 +1,6 @@
 #include "eval/benchmarks.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -10,12 +11,32 @@ namespace lowbit::eval {
 
 namespace fs = std::filesystem;
 
-std::string to_string(Benchmark b) { return b == Benchmark::HellaSwag ? "hellaswag" : "winogrande"; }
+namespace {
+constexpr Benchmark kAll[] = {Benchmark::HellaSwag, Benchmark::Winogrande, Benchmark::ArcEasy,
+                              Benchmark::ArcChallenge, Benchmark::Mmlu,       Benchmark::Mmlu5Shot};
+}
+
+std::string to_string(Benchmark b) {
+  switch (b) {
+    case Benchmark::HellaSwag: return "hellaswag";
+    case Benchmark::Winogrande: return "winogrande";
+    case Benchmark::ArcEasy: return "arc-easy";
+    case Benchmark::ArcChallenge: return "arc-challenge";
+    case Benchmark::Mmlu: return "mmlu";
+    case Benchmark::Mmlu5Shot: return "mmlu:5shot";
+  }
+  return "?";
+}
+
+bool is_lm_eval_prompt(Benchmark b) { return b != Benchmark::HellaSwag && b != Benchmark::Winogrande; }
 
 Benchmark parse_benchmark(const std::string& name) {
-  if (name == "hellaswag") return Benchmark::HellaSwag;
-  if (name == "winogrande") return Benchmark::Winogrande;
-  throw UserError("unknown task '" + name + "' (known: hellaswag, winogrande)");
+  std::string known;
+  for (Benchmark b : kAll) {
+    if (name == to_string(b)) return b;
+    known += (known.empty() ? "" : ", ") + to_string(b);
+  }
+  throw UserError("unknown task '" + name + "' (known: " + known + ")");
 }
 
 std::vector<Benchmark> parse_benchmarks(const std::string& list) {
@@ -148,23 +169,208 @@ std::vector<McTask> parse_winogrande_jsonl(const std::string& text, const std::s
   return tasks;
 }
 
+std::vector<McTask> parse_arc_jsonl(const std::string& text, const std::string& where) {
+  const std::vector<std::string> lines = split_lines(text);
+  std::vector<McTask> tasks;
+  for (size_t n = 0; n < lines.size(); ++n) {
+    if (lines[n].empty()) continue;
+    const std::string err = at_line(where, n);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(lines[n]);
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(err + "not JSON (" + e.what() + ")");
+    }
+    auto string_at = [&](const nlohmann::json& obj, const char* key, const std::string& what) {
+      if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string())
+        throw UserError(err + "no \"" + key + "\" string" + what);
+      return obj[key].get<std::string>();
+    };
+    if (!j.is_object() || !j.contains("question") || !j["question"].is_object())
+      throw UserError(err + "no \"question\" object (ARC's JSONL: question.stem, question.choices, answerKey)");
+    const nlohmann::json& q = j["question"];
+    if (!q.contains("choices") || !q["choices"].is_array() || q["choices"].size() < 2)
+      throw UserError(err + "no \"question.choices\" array of at least 2 choices");
+    McTask t;
+    t.index = tasks.size();
+    t.context = "Question: " + string_at(q, "stem", " in \"question\"") + "\nAnswer:";
+    const std::string key = string_at(j, "answerKey", "");
+    t.gold = -1;
+    for (const nlohmann::json& c : q["choices"]) {
+      if (string_at(c, "label", " in a choice") == key) t.gold = int(t.choices.size());
+      t.choices.push_back(string_at(c, "text", " in a choice"));
+    }
+    if (t.gold < 0) throw UserError(err + "answerKey '" + key + "' is none of the choices' labels");
+    tasks.push_back(std::move(t));
+  }
+  if (tasks.empty()) throw UserError(where + ": no ARC questions");
+  return tasks;
+}
+
+namespace {
+
+// RFC 4180 records: fields split at commas outside quotes, "" a quote inside a quoted field, a
+// record ends at a newline outside quotes (CRLF as LF). `lines[i]` is record i's first line.
+std::vector<std::vector<std::string>> csv_records(const std::string& text, const std::string& where,
+                                                  std::vector<size_t>& lines) {
+  std::vector<std::vector<std::string>> records;
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false, any = false;
+  size_t line = 0, first = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
+      else if (c == '"') quoted = false;
+      else {
+        line += c == '\n';
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"' && field.empty()) {
+      quoted = any = true;
+    } else if (c == '"') {
+      throw UserError(at_line(where, line) + "a quote inside an unquoted CSV field");
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+      any = true;
+    } else if (c == '\n' || (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) {
+      if (c == '\r') ++i;
+      if (any || !field.empty()) {
+        fields.push_back(std::move(field));
+        records.push_back(std::move(fields));
+        lines.push_back(first);
+      }
+      fields.clear();
+      field.clear();
+      any = false;
+      first = ++line;
+    } else {
+      field += c;
+      any = true;
+    }
+  }
+  if (quoted) throw UserError(at_line(where, first) + "a quoted CSV field that never ends");
+  if (any || !field.empty()) {
+    fields.push_back(std::move(field));
+    records.push_back(std::move(fields));
+    lines.push_back(first);
+  }
+  return records;
+}
+
+std::string strip_whitespace(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::string mmlu_question_text(const MmluQuestion& q) {
+  return strip_whitespace(q.question) + "\nA. " + q.choices[0] + "\nB. " + q.choices[1] + "\nC. " + q.choices[2] +
+         "\nD. " + q.choices[3] + "\nAnswer:";
+}
+
+std::string file_name_subject(const fs::path& file, const std::string& suffix) {
+  const std::string name = file.filename().string();
+  return name.size() > suffix.size() && name.ends_with(suffix) ? name.substr(0, name.size() - suffix.size()) : "";
+}
+
+}  // namespace
+
+std::vector<MmluQuestion> parse_mmlu_csv(const std::string& text, const std::string& where) {
+  std::vector<size_t> lines;
+  const auto records = csv_records(text, where, lines);
+  std::vector<MmluQuestion> out;
+  for (size_t r = 0; r < records.size(); ++r) {
+    const auto& f = records[r];
+    const std::string err = at_line(where, lines[r]);
+    if (f.size() != 6)
+      throw UserError(err + std::to_string(f.size()) + " fields, not 6 (question,A,B,C,D,answer)");
+    MmluQuestion q;
+    q.question = f[0];
+    for (size_t i = 0; i < 4; ++i) q.choices[i] = f[i + 1];
+    const std::string a = strip_whitespace(f[5]);
+    if (a.size() != 1 || a[0] < 'A' || a[0] > 'D') throw UserError(err + "answer '" + f[5] + "' is not A-D");
+    q.answer = a[0] - 'A';
+    out.push_back(std::move(q));
+  }
+  if (out.empty()) throw UserError(where + ": no MMLU questions");
+  return out;
+}
+
+std::string mmlu_prompt(const std::string& subject, const std::vector<MmluQuestion>& shots, const MmluQuestion& q) {
+  std::string words = subject;
+  std::replace(words.begin(), words.end(), '_', ' ');
+  std::string p = "The following are multiple choice questions (with answers) about " + words + ".\n\n";
+  for (const MmluQuestion& s : shots) p += mmlu_question_text(s) + " " + std::string(1, char('A' + s.answer)) + "\n\n";
+  return p + mmlu_question_text(q);
+}
+
+std::vector<McTask> read_mmlu(const fs::path& dir, size_t shots) {
+  const fs::path test = dir / "test";
+  if (!fs::is_directory(test)) throw UserError(dir.string() + ": no test/ folder (MMLU's test/<subject>_test.csv)");
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(test))
+    if (e.is_regular_file() && !file_name_subject(e.path(), "_test.csv").empty()) files.push_back(e.path());
+  if (files.empty()) throw UserError(test.string() + ": no <subject>_test.csv files");
+  std::sort(files.begin(), files.end());
+  std::vector<McTask> tasks;
+  for (const fs::path& file : files) {
+    const std::string subject = file_name_subject(file, "_test.csv");
+    std::vector<MmluQuestion> dev;
+    if (shots > 0) {
+      const fs::path d = dir / "dev" / (subject + "_dev.csv");
+      if (!fs::is_regular_file(d)) throw UserError(d.string() + ": no such file (the few-shot examples of " + subject + ")");
+      dev = parse_mmlu_csv(io::read_text_file(d, 64u << 20), d.string());
+      if (dev.size() < shots)
+        throw UserError(d.string() + ": " + std::to_string(dev.size()) + " questions, fewer than " +
+                        std::to_string(shots) + " shots");
+      dev.resize(shots);
+    }
+    for (const MmluQuestion& q : parse_mmlu_csv(io::read_text_file(file, 64u << 20), file.string())) {
+      McTask t;
+      t.index = tasks.size();
+      t.context = mmlu_prompt(subject, dev, q);
+      t.choices = {"A", "B", "C", "D"};
+      t.gold = q.answer;
+      t.subject = subject;
+      tasks.push_back(std::move(t));
+    }
+  }
+  return tasks;
+}
+
 std::vector<McTask> read_tasks(Benchmark b, const fs::path& file) {
+  if (b == Benchmark::Mmlu || b == Benchmark::Mmlu5Shot) return read_mmlu(file, b == Benchmark::Mmlu5Shot ? 5 : 0);
   if (!fs::is_regular_file(file)) throw UserError(file.string() + ": no such file (" + to_string(b) + " tasks)");
   const std::string text = io::read_text_file(file, 256u << 20);
   if (b == Benchmark::HellaSwag) return parse_hellaswag(text, file.string());
+  if (b == Benchmark::ArcEasy || b == Benchmark::ArcChallenge) return parse_arc_jsonl(text, file.string());
   if (file.extension() == ".jsonl") return parse_winogrande_jsonl(text, file.string());
   return parse_winogrande_csv(text, file.string());
 }
 
 fs::path find_task_file(Benchmark b, const fs::path& dir) {
-  const std::vector<fs::path> tried =
-      b == Benchmark::HellaSwag
-          ? std::vector<fs::path>{dir / "hellaswag_val_full.txt", dir / "hellaswag" / "hellaswag_val_full.txt"}
-          : std::vector<fs::path>{dir / "winogrande" / "winogrande-debiased-eval.csv",
-                                  dir / "winogrande-debiased-eval.csv", dir / "winogrande" / "dev.jsonl"};
+  std::vector<fs::path> tried;
+  switch (b) {
+    case Benchmark::HellaSwag: tried = {dir / "hellaswag_val_full.txt", dir / "hellaswag" / "hellaswag_val_full.txt"}; break;
+    case Benchmark::Winogrande:
+      tried = {dir / "winogrande" / "winogrande-debiased-eval.csv", dir / "winogrande-debiased-eval.csv",
+               dir / "winogrande" / "dev.jsonl"};
+      break;
+    case Benchmark::ArcEasy: tried = {dir / "arc" / "ARC-Easy-Test.jsonl", dir / "ARC-Easy-Test.jsonl"}; break;
+    case Benchmark::ArcChallenge: tried = {dir / "arc" / "ARC-Challenge-Test.jsonl", dir / "ARC-Challenge-Test.jsonl"}; break;
+    case Benchmark::Mmlu:
+    case Benchmark::Mmlu5Shot: tried = {dir / "mmlu", dir}; break;
+  }
+  const bool folder = b == Benchmark::Mmlu || b == Benchmark::Mmlu5Shot;
   std::string list;
   for (const fs::path& p : tried) {
-    if (fs::is_regular_file(p)) return p;
+    if (folder ? fs::is_directory(p / "test") : fs::is_regular_file(p)) return p;
     list += (list.empty() ? "" : ", ") + p.string();
   }
   throw UserError("no " + to_string(b) + " file in " + dir.string() + " (tried " + list + ")");
@@ -218,6 +424,23 @@ std::vector<size_t> llama_cpp_selection(Benchmark b, size_t count, size_t limit)
     order.pop_back();
   }
   return picked;
+}
+
+std::vector<size_t> seeded_selection(size_t count, size_t limit) {
+  std::vector<size_t> order(count);
+  for (size_t i = 0; i < count; ++i) order[i] = i;
+  if (limit == 0 || limit >= count) return order;
+  // A partial Fisher-Yates shuffle: the first `limit` places end up a uniform sample.
+  std::mt19937 rng(1);
+  for (size_t i = 0; i < limit; ++i) std::swap(order[i], order[i + draw_below(rng, uint32_t(count - i))]);
+  order.resize(limit);
+  // File order keeps an MMLU subject's questions together, so its few-shot prefix stays cached.
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
+std::vector<size_t> select_tasks(Benchmark b, size_t count, size_t limit) {
+  return is_lm_eval_prompt(b) ? seeded_selection(count, limit) : llama_cpp_selection(b, count, limit);
 }
 
 }  // namespace lowbit::eval

@@ -87,7 +87,7 @@ void set_picks(TaskScore& t) {
 
 std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transformer& net,
                                                         const std::vector<std::vector<int32_t>>& seqs, int64_t from,
-                                                        std::vector<float>* last_row) {
+                                                        std::vector<float>* last_row, PrefixCache* reuse) {
   if (seqs.empty()) throw std::logic_error("shared_prefix_logprobs: no sequences");
   if (from < 1) throw std::logic_error("shared_prefix_logprobs: position 0 has no prediction");
   for (const auto& s : seqs)
@@ -95,13 +95,25 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   const int64_t V = net.arch().vocab, cp = int64_t(common_prefix(seqs));
   std::vector<std::vector<double>> out(seqs.size());
   for (size_t s = 0; s < seqs.size(); ++s) out[s].assign(seqs[s].size(), 0.0);
-  engine::KVCache cache;
+  engine::KVCache local;
+  engine::KVCache& cache = reuse ? reuse->cache : local;
+  int64_t kept = 0;
+  if (reuse) {
+    // A cache left inconsistent by an interrupted call starts over.
+    if (cache.positions != int64_t(reuse->tokens.size())) cache = engine::KVCache{};
+    // Keep the positions this prefix shares, short of the rows that must be scored.
+    const int64_t most = std::min<int64_t>(int64_t(reuse->tokens.size()), std::max<int64_t>(0, std::min(from, cp) - 1));
+    while (kept < most && reuse->tokens[size_t(kept)] == seqs[0][size_t(kept)]) ++kept;
+    cache.truncate(kept);
+    reuse->tokens.resize(size_t(kept));
+  }
   if (cp > 0) {
     // Rows [r0, cp) of the prefix: row r predicts token r + 1; the last one predicts each
-    // sequence's first token of its own.
+    // sequence's first token of its own. Positions below `kept` are in the cache already.
     const int64_t r0 = std::min(from, cp) - 1;
-    const std::vector<int32_t> prefix(seqs[0].begin(), seqs[0].begin() + cp);
-    const std::vector<float> logits = net.forward(prefix, r0, cache);
+    const std::vector<int32_t> prefix(seqs[0].begin() + kept, seqs[0].begin() + cp);
+    const std::vector<float> logits = net.forward(prefix, r0 - kept, cache);
+    if (reuse) reuse->tokens.assign(seqs[0].begin(), seqs[0].begin() + cp);
     for (int64_t r = r0; r < cp; ++r) {
       const float* row = logits.data() + (r - r0) * V;
       const RowNorm n = row_norm(row, V);
@@ -150,7 +162,37 @@ std::vector<int32_t> ChoiceScorer::encode(const std::string& text) const {
 }
 
 TaskScore ChoiceScorer::score(Benchmark b, const McTask& task) const {
+  if (is_lm_eval_prompt(b)) return lm_eval_prompt(task);
   return b == Benchmark::HellaSwag ? hellaswag(task) : winogrande(task);
+}
+
+TaskScore ChoiceScorer::lm_eval_prompt(const McTask& task) const {
+  // lm-eval's loglikelihood request: the context and the continuation " " + choice tokenized
+  // together, the continuation being the tokens after those of the context alone.
+  std::vector<std::vector<int32_t>> seqs;
+  int64_t ctx_len = 0;
+  for (const std::string& choice : task.choices) {
+    std::string ctx = task.context, cont = " " + choice;
+    move_trailing_spaces(ctx, cont);
+    if (seqs.empty()) ctx_len = int64_t(encode(ctx).size());
+    seqs.push_back(encode(ctx + cont));
+  }
+  const int64_t cp = int64_t(common_prefix(seqs));
+  const auto lp = shared_prefix_logprobs(net_, seqs, std::max<int64_t>(1, std::min(cp, ctx_len)), nullptr, &prefix_);
+  TaskScore t;
+  t.index = task.index;
+  t.gold = task.gold;
+  t.subject = task.subject;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    ChoiceScore c;
+    for (size_t p = size_t(std::max<int64_t>(1, ctx_len)); p < seqs[s].size(); ++p) c.logprob += lp[s][p];
+    c.llama = c.logprob;  // no llama.cpp protocol here; kept equal to lm-eval's sum
+    c.chars = code_points(task.choices[s]);
+    t.choices.push_back(c);
+  }
+  set_picks(t);
+  t.llama = t.acc;
+  return t;
 }
 
 TaskScore ChoiceScorer::hellaswag(const McTask& task) const {
@@ -251,8 +293,15 @@ std::string to_string(McMetric m) {
 }
 
 std::vector<McMetric> metrics_of(Benchmark b) {
-  if (b == Benchmark::HellaSwag) return {McMetric::LlamaCpp, McMetric::Acc, McMetric::AccNorm};
-  return {McMetric::LlamaCpp, McMetric::Acc};
+  switch (b) {
+    case Benchmark::HellaSwag: return {McMetric::LlamaCpp, McMetric::Acc, McMetric::AccNorm};
+    case Benchmark::Winogrande: return {McMetric::LlamaCpp, McMetric::Acc};
+    case Benchmark::ArcEasy:
+    case Benchmark::ArcChallenge: return {McMetric::Acc, McMetric::AccNorm};
+    case Benchmark::Mmlu:
+    case Benchmark::Mmlu5Shot: return {McMetric::Acc};
+  }
+  return {};
 }
 
 int pick(const TaskScore& t, McMetric m) {

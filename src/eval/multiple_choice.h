@@ -3,8 +3,9 @@
 //  * llama.cpp's perplexity tool (--hellaswag, --winogrande): HellaSwag scores each ending by the
 //    mean log-prob of its tokens after the endings' common token prefix; Winogrande by the mean
 //    log-prob of the tokens after the choice word (the last token left out), "partial scoring".
-//  * lm-evaluation-harness: acc = argmax of the continuation's summed log-probs; acc_norm (HellaSwag)
-//    divides that sum by the choice's length in characters.
+//  * lm-evaluation-harness: acc = argmax of the continuation's summed log-probs; acc_norm (HellaSwag,
+//    ARC) divides that sum by the choice's length in characters. ARC and MMLU are scored this way
+//    only, their context being lm-eval's whole prompt and each continuation " " + choice.
 // The token prefix the choices share runs once; the choices then continue it from the KV cache,
 // all in one pass (Transformer::forward_branches).
 #pragma once
@@ -19,13 +20,23 @@
 
 namespace lowbit::eval {
 
+// A KV cache kept from one call of shared_prefix_logprobs to the next with the tokens it holds:
+// the next call keeps the part its own prefix shares (MMLU 5-shot: the subject's description and
+// examples) and runs only the rest.
+struct PrefixCache {
+  engine::KVCache cache;
+  std::vector<int32_t> tokens;  // what `cache` holds, position by position
+};
+
 // log p(seq[p] | seq[0..p)) for every position p >= from (0 below it) of each sequence, the
 // sequences' common token prefix (at most the shortest length - 1) run once and each sequence's
 // rest continuing it from the KV cache, all rests in one pass. `last_row` (if not null) receives the log-softmax of the
 // last row of sequence 0 (what its final token predicts). Every sequence needs from >= 1.
+// `reuse` (if not null): positions below `from` that it holds already are not run again.
 std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transformer& net,
                                                         const std::vector<std::vector<int32_t>>& seqs, int64_t from,
-                                                        std::vector<float>* last_row = nullptr);
+                                                        std::vector<float>* last_row = nullptr,
+                                                        PrefixCache* reuse = nullptr);
 
 struct ChoiceScore {
   double llama = 0;    // llama.cpp's score: mean log-prob of the tokens it scores
@@ -35,6 +46,7 @@ struct ChoiceScore {
 
 struct TaskScore {
   size_t index = 0;  // the task's position in its file
+  std::string subject;  // MMLU: the task's subject
   int gold = 0;
   int llama = 0, acc = 0, acc_norm = 0;  // the choice each protocol picks
   std::vector<ChoiceScore> choices;
@@ -51,10 +63,13 @@ class ChoiceScorer {
   std::vector<int32_t> encode(const std::string& text) const;
   TaskScore hellaswag(const McTask& task) const;
   TaskScore winogrande(const McTask& task) const;
+  TaskScore lm_eval_prompt(const McTask& task) const;
 
   const engine::Transformer& net_;
   const tokenizer::Tokenizer& tok_;
   int32_t bos_;
+  // The last prompt's prefix, which the next task of the same subject starts with.
+  mutable PrefixCache prefix_;
 };
 
 // Accuracy of one protocol over tasks, with the binomial standard error sqrt(p(1-p)/(n-1)) that
@@ -66,7 +81,8 @@ struct Accuracy {
 enum class McMetric { LlamaCpp, Acc, AccNorm };
 std::string to_string(McMetric m);  // "llama.cpp" | "acc" | "acc_norm"
 // The metrics a benchmark reports: HellaSwag all three, Winogrande llama.cpp and acc (its
-// continuation is the same for both choices, so acc_norm would equal acc).
+// continuation is the same for both choices, so acc_norm would equal acc), ARC acc and acc_norm,
+// MMLU acc (lm-eval's mmlu reports only acc).
 std::vector<McMetric> metrics_of(Benchmark b);
 int pick(const TaskScore& t, McMetric m);
 Accuracy accuracy(const std::vector<TaskScore>& tasks, McMetric m);

@@ -843,7 +843,7 @@ TEST_F(Cli, EvalTasksScoresBenchmarksAndRefusesBadTaskInput) {
     EXPECT_NE(f.out.find("error: "), std::string::npos) << f.out;
     EXPECT_NE(f.out.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << f.out;
   };
-  expect_fail("--task mmlux --data " + data.string(), "unknown task 'mmlux' (known: hellaswag, winogrande)");
+  expect_fail("--task mmlux --data " + data.string(), "unknown task 'mmlux' (known: hellaswag, winogrande, arc-easy, arc-challenge, mmlu, mmlu:5shot)");
   expect_fail("--task hellaswag", "--task needs --data");
   expect_fail("", "eval needs --text FILE, --task NAMES, or both");
   expect_fail("--task winogrande --data " + (root / "nowhere").string(), "not a folder");

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -108,7 +110,8 @@ TEST(Benchmarks, TaskNames) {
   const auto both = parse_benchmarks("hellaswag,winogrande");
   ASSERT_EQ(both.size(), 2u);
   EXPECT_EQ(both[1], Benchmark::Winogrande);
-  EXPECT_THROW(parse_benchmarks("hellaswag,mmlu"), UserError);
+  EXPECT_THROW(parse_benchmarks("hellaswag,piqa"), UserError);
+  EXPECT_EQ(parse_benchmarks("arc-easy,arc-challenge,mmlu,mmlu:5shot").back(), Benchmark::Mmlu5Shot);
   EXPECT_THROW(parse_benchmarks("hellaswag,hellaswag"), UserError);
   EXPECT_THROW(parse_benchmarks(""), UserError);
   EXPECT_EQ(to_string(parse_benchmark("winogrande")), "winogrande");
@@ -143,4 +146,142 @@ TEST(Benchmarks, LlamaCppSelectionIsReproducibleAndPrefixStable) {
   }
   EXPECT_EQ(llama_cpp_selection(Benchmark::HellaSwag, 300, 40), expect);
 #endif
+}
+
+namespace {
+const char* kArc =
+    "{\"id\":\"a\",\"question\":{\"stem\":\"Which is a gas?\",\"choices\":[{\"text\":\"ice\",\"label\":\"A\"},"
+    "{\"text\":\"steam\",\"label\":\"B\"},{\"text\":\"rock\",\"label\":\"C\"}]},\"answerKey\":\"B\"}\n"
+    "\n"
+    "{\"id\":\"b\",\"question\":{\"stem\":\"Pick four.\",\"choices\":[{\"text\":\"1\",\"label\":\"1\"},"
+    "{\"text\":\"2\",\"label\":\"2\"},{\"text\":\"3\",\"label\":\"3\"},{\"text\":\"4\",\"label\":\"4\"},"
+    "{\"text\":\"5\",\"label\":\"5\"}]},\"answerKey\":\"4\"}\n";
+// Quoted fields with commas, doubled quotes and a newline, CRLF line ends.
+const char* kMmluCsv =
+    "What is 1+1?,1,2,3,4,B\r\n"
+    "\"Statement 1 | a, b.\nStatement 2 | \"\"c\"\".\",\"True, True\",\"False, False\",x,y,D\r\n";
+
+std::string message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "no UserError";
+}
+}  // namespace
+
+TEST(Benchmarks, ArcJsonlAsLmEvalsPrompt) {
+  const auto t = parse_arc_jsonl(kArc, "arc.jsonl");
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].context, "Question: Which is a gas?\nAnswer:");
+  EXPECT_EQ(t[0].choices, (std::vector<std::string>{"ice", "steam", "rock"}));  // 3 choices
+  EXPECT_EQ(t[0].gold, 1);
+  EXPECT_EQ(t[1].index, 1u);
+  EXPECT_EQ(t[1].choices.size(), 5u);  // numeric labels, 5 choices
+  EXPECT_EQ(t[1].gold, 3);
+}
+
+TEST(Benchmarks, MalformedArcIsAUserErrorNamingTheLine) {
+  const std::string ok = "{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"},"
+                         "{\"text\":\"b\",\"label\":\"B\"}]},\"answerKey\":\"A\"}\n";
+  EXPECT_EQ(parse_arc_jsonl(ok, "a.jsonl").size(), 1u);
+  auto bad = [&](const std::string& from, const std::string& to) {
+    std::string s = ok;
+    s.replace(s.find(from), from.size(), to);
+    return message([&] { parse_arc_jsonl(ok + s, "a.jsonl"); });
+  };
+  EXPECT_NE(bad("\"answerKey\":\"A\"", "\"answerKey\":\"E\"").find("a.jsonl:2: answerKey 'E'"), std::string::npos);
+  EXPECT_NE(bad("\"stem\":\"q\"", "\"stem\":3").find("a.jsonl:2:"), std::string::npos);
+  EXPECT_NE(bad("\"text\":\"a\",", "").find("a.jsonl:2:"), std::string::npos);
+  EXPECT_NE(bad("{\"question\"", "[{\"question\"").find("a.jsonl:2:"), std::string::npos);  // not JSON
+  EXPECT_NE(bad("\"choices\":[", "\"choices\":[[],").find("a.jsonl:2:"), std::string::npos);
+  EXPECT_NE(bad("\"question\":{", "\"question\":[{").find("a.jsonl:2:"), std::string::npos);
+  EXPECT_THROW(parse_arc_jsonl("\n", "a.jsonl"), UserError);
+  EXPECT_THROW(parse_arc_jsonl("{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},"
+                               "\"answerKey\":\"A\"}",
+                               "a.jsonl"),
+               UserError);  // one choice
+}
+
+TEST(Benchmarks, MmluCsvIsRfc4180) {
+  const auto q = parse_mmlu_csv(kMmluCsv, "m.csv");
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].question, "What is 1+1?");
+  EXPECT_EQ(q[0].answer, 1);
+  EXPECT_EQ(q[1].question, "Statement 1 | a, b.\nStatement 2 | \"c\".");
+  EXPECT_EQ(q[1].choices[0], "True, True");
+  EXPECT_EQ(q[1].choices[3], "y");
+  EXPECT_EQ(q[1].answer, 3);
+}
+
+TEST(Benchmarks, MalformedMmluIsAUserErrorNamingTheLine) {
+  const std::string two = "q,a,b,c,d,A\n\"multi\nline\",a,b,c,d,A\n";
+  EXPECT_EQ(parse_mmlu_csv(two, "m.csv").size(), 2u);
+  // The record's first line: line 4 after a two-line record.
+  EXPECT_NE(message([&] { parse_mmlu_csv(two + "q,a,b,c,d,E\n", "m.csv"); }).find("m.csv:4: answer 'E'"),
+            std::string::npos);
+  EXPECT_NE(message([&] { parse_mmlu_csv(two + "q,a,b,c,A\n", "m.csv"); }).find("m.csv:4: 5 fields"),
+            std::string::npos);
+  EXPECT_NE(message([&] { parse_mmlu_csv(two + "\"q,a,b,c,d,A\n", "m.csv"); }).find("m.csv:4:"), std::string::npos);
+  EXPECT_NE(message([&] { parse_mmlu_csv("q\"x,a,b,c,d,A\n", "m.csv"); }).find("m.csv:1:"), std::string::npos);
+  EXPECT_THROW(parse_mmlu_csv("", "m.csv"), UserError);
+}
+
+TEST(Benchmarks, MmluPromptIsLmEvals) {
+  MmluQuestion shot{" Two? ", {"1", "2", "3", "4"}, 1}, q{"Three?", {"3", "4", "5", "6"}, 0};
+  EXPECT_EQ(mmlu_prompt("high_school_math", {}, q),
+            "The following are multiple choice questions (with answers) about high school math.\n\n"
+            "Three?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:");
+  EXPECT_EQ(mmlu_prompt("x", {shot, shot}, q),
+            "The following are multiple choice questions (with answers) about x.\n\n"
+            "Two?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer: B\n\n"
+            "Two?\nA. 1\nB. 2\nC. 3\nD. 4\nAnswer: B\n\n"
+            "Three?\nA. 3\nB. 4\nC. 5\nD. 6\nAnswer:");
+}
+
+TEST(Benchmarks, ReadMmluFolderWithFewShotExamples) {
+  const auto dir = fixtures::temp_path("benchmarks-mmlu");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "mmlu" / "test");
+  std::filesystem::create_directories(dir / "mmlu" / "dev");
+  std::ofstream(dir / "mmlu" / "test" / "b_subject_test.csv") << kMmluCsv;
+  std::ofstream(dir / "mmlu" / "test" / "a_test.csv") << "q1,a,b,c,d,C\n";
+  std::ofstream(dir / "mmlu" / "test" / "notes.txt") << "ignored";
+  EXPECT_EQ(find_task_file(Benchmark::Mmlu5Shot, dir), dir / "mmlu");
+  const auto zero = read_tasks(Benchmark::Mmlu, dir / "mmlu");
+  ASSERT_EQ(zero.size(), 3u);
+  EXPECT_EQ(zero[0].subject, "a");  // subjects in name order
+  EXPECT_EQ(zero[0].gold, 2);
+  EXPECT_EQ(zero[2].subject, "b_subject");
+  EXPECT_EQ(zero[2].index, 2u);
+  EXPECT_EQ(zero[1].choices, (std::vector<std::string>{"A", "B", "C", "D"}));
+  // 5-shot needs each subject's dev file with at least 5 questions.
+  EXPECT_NE(message([&] { read_tasks(Benchmark::Mmlu5Shot, dir / "mmlu"); }).find("a_dev.csv"), std::string::npos);
+  std::ofstream(dir / "mmlu" / "dev" / "a_dev.csv") << "d1,a,b,c,d,A\nd2,a,b,c,d,B\n";
+  EXPECT_NE(message([&] { read_tasks(Benchmark::Mmlu5Shot, dir / "mmlu"); }).find("fewer than 5"), std::string::npos);
+  std::string six;
+  for (int i = 0; i < 6; ++i) six += "d" + std::to_string(i) + ",a,b,c,d,A\n";
+  std::ofstream(dir / "mmlu" / "dev" / "a_dev.csv") << six;
+  std::ofstream(dir / "mmlu" / "dev" / "b_subject_dev.csv") << six;
+  const auto five = read_tasks(Benchmark::Mmlu5Shot, dir / "mmlu");
+  ASSERT_EQ(five.size(), 3u);
+  EXPECT_NE(five[0].context.find("d4\nA. a"), std::string::npos);
+  EXPECT_EQ(five[0].context.find("d5\n"), std::string::npos);  // only the first 5
+  EXPECT_TRUE(five[0].context.ends_with("q1\nA. a\nB. b\nC. c\nD. d\nAnswer:"));
+  EXPECT_THROW(find_task_file(Benchmark::Mmlu, dir / "mmlu" / "dev"), UserError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Benchmarks, SeededSelectionIsReproducibleAndInFileOrder) {
+  const auto a = seeded_selection(1000, 50), b = seeded_selection(1000, 50);
+  ASSERT_EQ(a.size(), 50u);
+  EXPECT_EQ(a, b);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::set<size_t>(a.begin(), a.end()).size(), 50u);
+  EXPECT_GT(a.back(), 500u);  // drawn over the whole file, not its head
+  EXPECT_EQ(seeded_selection(10, 0).size(), 10u);
+  EXPECT_EQ(seeded_selection(10, 30)[9], 9u);
+  EXPECT_EQ(select_tasks(Benchmark::ArcEasy, 1000, 50), a);
+  EXPECT_EQ(select_tasks(Benchmark::HellaSwag, 1000, 50), llama_cpp_selection(Benchmark::HellaSwag, 1000, 50));
 }

@@ -177,6 +177,63 @@ TEST(MultipleChoice, WinograndeShortTailKeepsLlamaCppsFirstTokenQuirk) {
   EXPECT_NEAR(got.choices[1].llama, m1, 1e-4);
 }
 
+TEST(MultipleChoice, PrefixCacheKeepsOnlyWhatTheNextCallShares) {
+  const auto& net = *tiny().m->net;
+  PrefixCache reuse;
+  // Calls sharing a long prefix, one that shares little, one whose prefix ends inside the cached one.
+  const std::vector<std::vector<std::vector<int32_t>>> calls = {
+      {ids("Shared examples. Question one? A"), ids("Shared examples. Question one? B")},
+      {ids("Shared examples. Question two? A"), ids("Shared examples. Question two? B")},
+      {ids("Other text entirely: x"), ids("Other text entirely: y")},
+      {ids("Other te!"), ids("Other tea")},
+      {ids("Shared examples. Question one? A"), ids("Shared examples. Question one? C")}};
+  for (size_t c = 0; c < calls.size(); ++c) {
+    const int64_t from = int64_t(calls[c][0].size()) - 1;
+    const auto lp = shared_prefix_logprobs(net, calls[c], from, nullptr, &reuse);
+    for (size_t s = 0; s < calls[c].size(); ++s) {
+      const auto ref = from_scratch(net, calls[c][s]);
+      for (size_t p = size_t(from); p < ref.size(); ++p) EXPECT_NEAR(lp[s][p], ref[p], 1e-4) << "call " << c;
+    }
+    EXPECT_EQ(reuse.cache.positions, int64_t(reuse.tokens.size()));
+    EXPECT_EQ(reuse.tokens, std::vector<int32_t>(calls[c][0].begin(), calls[c][0].begin() + from));
+  }
+}
+
+TEST(MultipleChoice, LmEvalPromptSumsTheContinuationAfterASpace) {
+  // ARC and MMLU: the context is the whole prompt; each choice continues it after " ".
+  const auto& t = tiny();
+  const ChoiceScorer scorer(*t.m->net, *t.tok, -1);
+  McTask arc;
+  arc.context = "Question: Which is a gas?\nAnswer:";
+  arc.choices = {"ice", "steam", "a rock"};
+  arc.gold = 1;
+  McTask mmlu = arc;
+  mmlu.choices = {"A", "B", "C", "D"};
+  mmlu.subject = "physics";
+  for (const McTask& task : {arc, mmlu, arc}) {  // the scorer's cached prefix in between
+    const TaskScore got = scorer.score(task.subject.empty() ? Benchmark::ArcEasy : Benchmark::Mmlu, task);
+    ASSERT_EQ(got.choices.size(), task.choices.size());
+    EXPECT_EQ(got.subject, task.subject);
+    const size_t ctx_len = ids(task.context).size();
+    int best = 0, best_norm = 0;
+    std::vector<double> sum(task.choices.size()), norm(task.choices.size());
+    for (size_t s = 0; s < task.choices.size(); ++s) {
+      const auto seq = ids(task.context + " " + task.choices[s]);
+      const auto lp = from_scratch(*t.m->net, seq);
+      for (size_t p = ctx_len; p < seq.size(); ++p) sum[s] += lp[p];
+      norm[s] = sum[s] / double(task.choices[s].size());
+      EXPECT_NEAR(got.choices[s].logprob, sum[s], 1e-3);
+      EXPECT_EQ(got.choices[s].chars, int64_t(task.choices[s].size()));
+      if (sum[s] > sum[size_t(best)]) best = int(s);
+      if (norm[s] > norm[size_t(best_norm)]) best_norm = int(s);
+    }
+    EXPECT_EQ(got.acc, best);
+    EXPECT_EQ(got.acc_norm, best_norm);
+  }
+  EXPECT_EQ(metrics_of(Benchmark::ArcChallenge), (std::vector<McMetric>{McMetric::Acc, McMetric::AccNorm}));
+  EXPECT_EQ(metrics_of(Benchmark::Mmlu5Shot), (std::vector<McMetric>{McMetric::Acc}));
+}
+
 TEST(MultipleChoice, AccuracyStderrAndDifferences) {
   std::vector<TaskScore> a(4), b(4);
   for (int i = 0; i < 4; ++i) {
