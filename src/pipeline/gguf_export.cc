@@ -56,6 +56,16 @@ bool is_rope_permuted(const std::string& arch, const std::string& hf_name) {
          hf_name.ends_with("self_attn.q_proj.bias") || hf_name.ends_with("self_attn.k_proj.bias");
 }
 
+// Writes one tensor's bytes and counts it as quantized or copied (a float type).
+void write_counted(exporter::CheckpointWriter& w, GgufExportSummary& sum, const std::string& name, GgmlType type,
+                   const std::vector<uint8_t>& bytes) {
+  w.write_dense(name, bytes.data(), bytes.size());
+  if (ggml_traits(type).quantized)
+    ++sum.sizes.quantized_modules;
+  else
+    ++sum.sizes.copied_tensors;
+}
+
 }  // namespace
 
 void permute_rope_rows_bytes(uint8_t* w, int64_t rows, uint64_t row_bytes, int64_t heads) {
@@ -208,11 +218,7 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
           ggml_quantize_rows(type, x.data(), y.data(), rows, cols, nullptr);
           if (ggml_traits(type).quantized) ++sum.re_rounded;
         }
-        w.write_dense(name, y.data(), y.size());
-        if (ggml_traits(type).quantized)
-          ++sum.sizes.quantized_modules;
-        else
-          ++sum.sizes.copied_tensors;
+        write_counted(w, sum, name, type, y);
       };
       steps.push_back(std::move(s));
       continue;
@@ -244,11 +250,7 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
         ggml_quantize_rows(type, x.data(), y.data() + uint64_t(r0) * row_bytes, nr, cols, importance);
       }
       src->release();
-      w.write_dense(name, y.data(), y.size());
-      if (ggml_traits(type).quantized)
-        ++sum.sizes.quantized_modules;
-      else
-        ++sum.sizes.copied_tensors;
+      write_counted(w, sum, name, type, y);
     };
     steps.push_back(std::move(s));
   }

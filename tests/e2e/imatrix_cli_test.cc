@@ -11,6 +11,7 @@
 
 #include "io/file_util.h"
 #include "io/imatrix_file.h"
+#include "run_cli.h"
 #include "tiny_model.h"
 
 namespace fs = std::filesystem;
@@ -18,20 +19,8 @@ using namespace lowbit;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  FILE* p = popen((std::string(LOWBIT_BINARY) + " " + args + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
-}
+using e2e::Result;
+using e2e::run;
 
 class ImatrixCli : public ::testing::Test {
  protected:
