@@ -7,19 +7,21 @@
 # llama-perplexity --kl-divergence against the BF16 GGUF on the first N chunks of 512 tokens
 # of WikiText-2 test: file size, PPL, mean KLD, same top token.
 #
-#   bench/gguf_from_gptq.sh [--chunks 40] [--samples 64] [--threads $(nproc)]
+#   bench/gguf_from_gptq.sh [--chunks 40] [--samples 64] [--threads $(nproc)] [--methods "rtn gptq awq"]
+#   (AWQ's grid search is the slow one: about 0.1 s per calibration token on 2 cores)
 #
 # Needs: build/lowbit, the SmolLM2 fixture, llama.cpp from scripts/llama-cpp.sh, the shared data.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-chunks=40 samples=64 threads="$(nproc)"
+chunks=40 samples=64 threads="$(nproc)" methods="rtn gptq gptq+imatrix_mse awq"
 text="$root/../shared/data/wikitext-2-raw-test.txt" chat="$root/../shared/data/chat-calib.jsonl"
 while [ $# -gt 0 ]; do
   case "$1" in
     --chunks) chunks="$2"; shift 2 ;;
     --samples) samples="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --methods) methods="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +39,7 @@ timed() {  # timed LABEL CMD...: runs it, keeps its wall time in $work/LABEL.tim
   local label="$1"; shift
   /usr/bin/time -f '%e' -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1
 }
-score() {  # score LABEL FILE: one table row
+score() {  # score LABEL FILE [TIMED-LABEL]: one table row
   "$bin/llama-perplexity" -m "$2" -f "$text" -c 512 --chunks "$chunks" -t "$threads" --kl-divergence \
     --kl-divergence-base "$work/base.kld" >"$work/$1.kld.log" 2>&1
   local ppl kld top
@@ -45,7 +47,7 @@ score() {  # score LABEL FILE: one table row
   kld="$(grep -oE 'Mean +KLD: +[0-9.]+' "$work/$1.kld.log" | grep -oE '[0-9.]+$')"
   top="$(grep -oE 'Same top p: +[0-9.]+' "$work/$1.kld.log" | grep -oE '[0-9.]+$')"
   printf '%-40s %7.2f MB %9s %10s %8s %%  %7s s\n' "$1" "$(du -b "$2" | cut -f1)e-6" "$ppl" "$kld" "$top" \
-    "$(cat "$work/$1.time" 2>/dev/null || echo -)"
+    "$(cat "$work/${3:-$1}.time" 2>/dev/null || echo -)"
 }
 
 printf '%-40s %10s %9s %10s %10s %9s\n' file size PPL "mean KLD" "same top" "made in"
@@ -55,18 +57,22 @@ timed llama-imatrix "$bin/llama-imatrix" -m "$work/bf16.gguf" -f "$work/chat.txt
   -t "$threads" -o "$work/chat.imatrix.gguf"
 timed llama-quantize-imatrix "$bin/llama-quantize" --imatrix "$work/chat.imatrix.gguf" "$work/bf16.gguf" \
   "$work/lqi.gguf" Q4_0 "$threads"
-score "llama-quantize --imatrix" "$work/lqi.gguf"
+score "llama-quantize --imatrix" "$work/lqi.gguf" llama-quantize-imatrix
 timed lowbit-imatrix "$lowbit" quantize "$smol" -o "$work/li.gguf" --gguf-type Q4_0 --calib "$work/chat.txt" \
   --samples "$samples" --seq-len 512 --progress off --overwrite
-score "lowbit --gguf-type Q4_0 --calib" "$work/li.gguf"
+score "lowbit --gguf-type Q4_0 --calib" "$work/li.gguf" lowbit-imatrix
 common=(--scheme W4A16 --group-size 32 --ignore lm_head --no-report --progress off --overwrite)
 calib=(--calib "$work/chat.txt" --samples "$samples" --seq-len 512)
-for m in rtn gptq "gptq --observer imatrix_mse" awq; do
-  name="ct-${m// /}"; name="${name//--/-}"
-  if [ "$m" = rtn ]; then extra=(); else read -ra extra <<<"--method $m"; extra+=("${calib[@]}"); fi
+for m in $methods; do
+  name="ct-$m"
+  case "$m" in
+    rtn) extra=() ;;
+    *+imatrix_mse) extra=(--method "${m%+imatrix_mse}" --observer imatrix_mse "${calib[@]}") ;;
+    *) extra=(--method "$m" "${calib[@]}") ;;
+  esac
   timed "$name" "$lowbit" quantize "$smol" -o "$work/$name" "${common[@]}" "${extra[@]}"
   "$lowbit" quantize "$work/$name" -o "$work/$name.gguf" --gguf-type Q4_0 --progress off --overwrite \
     >"$work/$name.gguf.log" 2>&1
   grep -q "kept their codes" "$work/$name.gguf.log" || { echo "$name: codes not kept" >&2; cat "$work/$name.gguf.log" >&2; }
-  score "lowbit W4A16 g32 $m -> Q4_0" "$work/$name.gguf"
+  score "lowbit W4A16 g32 $m -> Q4_0" "$work/$name.gguf" "$name"
 done
