@@ -8,12 +8,14 @@
 # of WikiText-2 test: PPL, dPPL, mean KLD, same top token. The README's side-by-side table.
 #
 #   bench/gptq_awq_vs_llm_compressor.sh [--samples 128] [--seq-len 512] [--chunks 16] [--threads 2]
-#       [--methods rtn,gptq,awq] [--tools lowbit,llmc]
+#       [--methods rtn,gptq,awq] [--tools lowbit,llmc] [--awq-search-tokens 16384,0]
+# --awq-search-tokens: one lowbit AWQ row per value (0: every token scores the candidates, as
+# llm-compressor does; default: lowbit's default only).
 # llm-compressor's AWQ needs a GPU driver for pin_memory(); the driver (llm_compressor_run.py) makes
 # that call a no-op so that it runs on a CPU at all. Logs: $TMPDIR/lowbit-bench-llmc/*.log.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-samples=128 seq=512 chunks=16 threads=2 methods=rtn,gptq,awq tools=lowbit,llmc
+samples=128 seq=512 chunks=16 threads=2 methods=rtn,gptq,awq tools=lowbit,llmc awq_tokens=""
 data="$root/../shared/data"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,7 +25,8 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
     --tools) tools="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --awq-search-tokens) awq_tokens="$2"; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +34,7 @@ build="${LOWBIT_BUILD:-$root/build}"
 lowbit="$build/lowbit"
 venv="$("$root/scripts/compat-venv.sh")"
 smol="$("$venv/bin/python" "$root/tests/fixtures/smollm2.py" | tail -1)"
+awq_tokens="${awq_tokens//,/ }"
 case ",$tools," in *,llmc,*) llmc="$("$root/bench/llm-compressor-venv.sh")" ;; *) llmc="" ;; esac
 work="${TMPDIR:-/tmp}/lowbit-bench-llmc"
 mkdir -p "$work"
@@ -89,6 +93,14 @@ for m in ${methods//,/ }; do
     rtn) row lowbit rtn lowbit-rtn "$lowbit" quantize "$smol" -o "$work/lowbit-rtn" "${common[@]}"
          row lowbit "rtn + imatrix_mse" lowbit-rtn-imx "$lowbit" quantize "$smol" -o "$work/lowbit-rtn-imx" \
            "${common[@]}" --observer imatrix_mse $calib ;;
+    awq*) for n in ${awq_tokens:-default}; do
+         extra=() label="$m" name="lowbit-$m"
+         [ "$n" = default ] || { extra=(--awq-search-tokens "$n"); label="$m (search $n tok)"; name="lowbit-$m-s$n"; }
+         row lowbit "$label" "$name" "$lowbit" quantize "$smol" -o "$work/$name" "${common[@]}" --method "$m" \
+           "${extra[@]}" $calib
+         row lowbit "$label + imatrix_mse" "$name-imx" "$lowbit" quantize "$smol" -o "$work/$name-imx" \
+           "${common[@]}" --method "$m" "${extra[@]}" --observer imatrix_mse $calib
+       done ;;
     *) row lowbit "$m" "lowbit-$m" "$lowbit" quantize "$smol" -o "$work/lowbit-$m" "${common[@]}" --method "$m" $calib
        row lowbit "$m + imatrix_mse" "lowbit-$m-imx" "$lowbit" quantize "$smol" -o "$work/lowbit-$m-imx" "${common[@]}" \
          --method "$m" --observer imatrix_mse $calib ;;

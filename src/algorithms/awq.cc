@@ -67,6 +67,34 @@ std::vector<double> awq_weight_mean(const std::vector<AwqBalance>& layers) {
   return sum;
 }
 
+std::vector<size_t> awq_search_samples(const std::vector<int64_t>& tokens_per_sample, int64_t budget) {
+  const size_t n = tokens_per_sample.size();
+  int64_t total = 0;
+  for (int64_t t : tokens_per_sample) total += t;
+  std::vector<size_t> out;
+  if (budget <= 0 || total <= budget) {
+    for (size_t i = 0; i < n; ++i) out.push_back(i);
+    return out;
+  }
+  int bits = 0;
+  while ((uint64_t(1) << bits) < n) ++bits;
+  // k -> bit-reversed k / 2^bits covers j / 2^bits for every j, so floor(. * n) reaches every sample.
+  std::vector<bool> used(n, false);
+  int64_t got = 0;
+  for (uint64_t k = 0; k < (uint64_t(1) << bits) && got < budget; ++k) {
+    uint64_t r = 0;
+    for (int b = 0; b < bits; ++b)
+      if (k >> b & 1) r |= uint64_t(1) << (bits - 1 - b);
+    const size_t i = size_t((unsigned __int128)r * n >> bits);
+    if (used[i]) continue;
+    used[i] = true;
+    got += tokens_per_sample[i];
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<double> awq_scales(const std::vector<double>& x_mean, const std::vector<double>& w_mean, AwqCandidate c) {
   std::vector<double> s(x_mean.size());
   for (size_t j = 0; j < s.size(); ++j) {

@@ -21,6 +21,10 @@ struct AwqOptions {
   // Score single-Linear parents (v -> o, up -> down) through X^T X instead of a pass over the
   // tokens per candidate: the same loss summed in another order (off only to test that).
   bool gram_loss = true;
+  // Score the candidates of a block parent (attention, MLP) on about this many tokens, whole
+  // samples spread evenly over the set (0: every token, as llm-compressor does). The search
+  // costs n_grid block passes per token; the statistics (mean |x|, X^T X) still use every token.
+  int64_t search_tokens = 0;
 };
 
 struct AwqCandidate {
@@ -32,6 +36,11 @@ struct AwqCandidate {
 // n_grid - 1 ratios i / (n_grid - 2) with duo; off -> i / (n_grid - 1); both -> n_grid / 2
 // ratios, each tried without and with duo.
 std::vector<AwqCandidate> awq_grid(const AwqOptions& o);
+
+// Which samples score the candidates: every one when `budget` <= 0 or the set holds no more
+// tokens than `budget`; else whole samples taken in van der Corput order over the set (each
+// prefix of that order is spread evenly across it) until they hold >= `budget` tokens, sorted.
+std::vector<size_t> awq_search_samples(const std::vector<int64_t>& tokens_per_sample, int64_t budget);
 
 // One balance layer: W [rows, cols] in `dtype`, with the args it will be quantized with
 // (null: not targeted, left out of the mean as llm-compressor leaves it out).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -32,25 +33,42 @@ namespace {
 
 // The upper Cholesky factor U of (H + lambda I)^-1 (so that (H + lambda I)^-1 = U^T U), row-major
 // [n, n] float, as GPTQ needs it: row j from the diagonal on is [H_F^-1]_{j, j:} / sqrt([H_F^-1]_jj).
-// False if H + lambda I is not positive definite.
-bool inverse_cholesky_upper(const std::vector<double>& h, int n, double lambda, std::vector<float>& u) {
-  std::vector<double> a(h);
-  for (int i = 0; i < n; ++i) a[size_t(i) * n + i] += lambda;
-  int info = 0;
-  // h is symmetric, so row-major and column-major are the same matrix.
-  dpotrf_("L", &n, a.data(), &n, &info);
-  if (info != 0) return false;
-  dpotri_("L", &n, a.data(), &n, &info);  // the lower triangle (column-major) of (H + lambda I)^-1
-  if (info != 0) return false;
-  for (int j = 0; j < n; ++j)
-    for (int i = j + 1; i < n; ++i) a[size_t(j) * n + i] = a[size_t(i) * n + j] = a[size_t(j) * n + i];
-  dpotrf_("U", &n, a.data(), &n, &info);
-  if (info != 0) return false;
-  u.assign(size_t(n) * n, 0.0f);
-  for (int j = 0; j < n; ++j)  // column-major upper: U[j][c] = a[j + c * n], c >= j
-    for (int c = j; c < n; ++c) u[size_t(j) * n + c] = float(a[size_t(c) * n + j]);
-  return true;
-}
+// One n x n double buffer is all the memory it takes (a 7B down_proj's: 1.6 GB): H in double,
+// factorised and inverted in place; the lower Cholesky factor L of the inverse, column-major, is
+// U = L^T row-major at the same indices, converted to float in place (float k only overwrites
+// doubles below k, already read). False if H + lambda I is not positive definite.
+class InverseCholesky {
+ public:
+  explicit InverseCholesky(int n) : n_(n), buf_(size_t(n) * size_t(n) * sizeof(double)) {}
+  // `fill(a)` writes the symmetric H (lower triangle at least, column-major = row-major) into a.
+  template <class Fill>
+  bool factor(const Fill& fill, double lambda) {
+    double* a = reinterpret_cast<double*>(buf_.data());
+    fill(a);
+    const int n = n_;
+    for (int i = 0; i < n; ++i) a[size_t(i) * n + i] += lambda;
+    int info = 0;
+    dpotrf_("L", &n, a, &n, &info);
+    if (info != 0) return false;
+    dpotri_("L", &n, a, &n, &info);  // the lower triangle (column-major) of (H + lambda I)^-1
+    if (info != 0) return false;
+    dpotrf_("L", &n, a, &n, &info);  // its lower factor: L(i, j) = a[j n + i] = U(j, i)
+    if (info != 0) return false;
+    uint8_t* bytes = buf_.data();
+    for (size_t k = 0; k < size_t(n) * size_t(n); ++k) {
+      double v;
+      std::memcpy(&v, bytes + k * sizeof(double), sizeof v);
+      const float f = k % size_t(n) >= k / size_t(n) ? float(v) : 0.0f;  // upper part of row k / n
+      std::memcpy(bytes + k * sizeof(float), &f, sizeof f);
+    }
+    return true;
+  }
+  const float* u() const { return reinterpret_cast<const float*>(buf_.data()); }
+
+ private:
+  int n_;
+  std::vector<uint8_t> buf_;
+};
 
 // Quantizes column values with a weight's fixed scales, in float32 as compressed-tensors'
 // fake_quantize does for GPTQ's float32 weight: the quotient is not rounded to the model
@@ -130,17 +148,13 @@ GptqResult gptq_quantize(const void* w, DType dtype, int64_t rows, int64_t cols,
     std::stable_sort(perm.begin(), perm.end(), [&](int64_t x, int64_t y) {
       return hessian[size_t(x) * size_t(cols) + size_t(x)] > hessian[size_t(y) * size_t(cols) + size_t(y)];
     });
-  std::vector<double> h(size_t(cols) * size_t(cols));
-  for (int64_t i = 0; i < cols; ++i)
-    for (int64_t j = 0; j < cols; ++j) h[size_t(i * cols + j)] = hessian[size_t(perm[size_t(i)] * cols + perm[size_t(j)])];
   std::vector<float> wt(size_t(cols) * size_t(rows));  // W^T in sweep order: column j is a contiguous row
   double diag_sum = 0;
   for (int64_t j = 0; j < cols; ++j) {
-    double& d = h[size_t(j * cols + j)];
+    const double d = hessian[size_t(perm[size_t(j)] * cols + perm[size_t(j)])];
     if (!std::isfinite(d)) throw UserError(name + ": the calibration Hessian has NaN or Inf");
     const bool dead = d == 0;
-    if (dead) d = 1;
-    diag_sum += d;
+    diag_sum += dead ? 1.0 : d;
     for (int64_t r = 0; r < rows; ++r)
       wt[size_t(j * rows + r)] = dead ? 0.0f : load_as_f32(w, size_t(r * cols + perm[size_t(j)]), dtype);
   }
@@ -150,10 +164,20 @@ GptqResult gptq_quantize(const void* w, DType dtype, int64_t rows, int64_t cols,
   std::vector<double> fracs = {o.dampening_frac};
   for (double f = std::max(o.dampening_frac, 1e-3) * 2; f < 1.0; f *= 2.5) fracs.push_back(f);
   fracs.push_back(1.0);
-  std::vector<float> u;
+  // H in sweep order, in double: the lower triangle column-major (row-major j >= i), the only
+  // part LAPACK's "L" routines read.
+  auto fill = [&](double* a) {
+    for (int64_t i = 0; i < cols; ++i) {
+      const float* hrow = hessian + perm[size_t(i)] * cols;
+      double* arow = a + i * cols;
+      for (int64_t j = i; j < cols; ++j) arow[j] = hrow[perm[size_t(j)]];
+      if (arow[i] == 0) arow[i] = 1;  // dead column
+    }
+  };
+  InverseCholesky inv(n);
   bool ok = false;
   for (double frac : fracs)
-    if ((ok = inverse_cholesky_upper(h, n, frac * mean_diag, u))) {
+    if ((ok = inv.factor(fill, frac * mean_diag))) {
       res.dampening_frac = frac;
       break;
     }
@@ -170,6 +194,7 @@ GptqResult gptq_quantize(const void* w, DType dtype, int64_t rows, int64_t cols,
   // The sweep: blocks of B columns; each column quantized with its fixed scales, its error
   // spread over the block's later columns at once (row-independent, so rows run in parallel),
   // then over the remaining columns with one GEMM.
+  const float* u = inv.u();
   const int64_t B = o.block_size;
   std::vector<float> err(size_t(B) * size_t(rows));
   double loss = 0;
@@ -201,7 +226,7 @@ GptqResult gptq_quantize(const void* w, DType dtype, int64_t rows, int64_t cols,
     }
     if (i2 < cols)  // W^T[i2:, :] -= U[i1:i2, i2:]^T * Err[0:count, :]
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(cols - i2), int(rows), int(count), -1.0f,
-                  u.data() + i1 * cols + i2, int(cols), err.data(), int(rows), 1.0f, wt.data() + i2 * rows, int(rows));
+                  u + i1 * cols + i2, int(cols), err.data(), int(rows), 1.0f, wt.data() + i2 * rows, int(rows));
   }
   res.loss = loss / 2;
   const ErrorStats e = quantization_error(w, dtype, q);

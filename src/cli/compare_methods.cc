@@ -126,6 +126,22 @@ std::vector<std::string> shared_quantize_args() {
   return out;
 }
 
+std::vector<std::string> without_awq_options(const std::vector<std::string>& args) {
+  static const std::set<std::string> awq_only{"--n-grid", "--duo-scaling", "--awq-search-tokens"};
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (awq_only.count(a)) {
+      ++i;  // and its value
+      continue;
+    }
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos && awq_only.count(a.substr(0, eq))) continue;
+    out.push_back(a);
+  }
+  return out;
+}
+
 int compare_methods(const MethodComparison& c) {
   io::AtomicDir dir(c.output, c.overwrite);
   const io::ModelDir base(c.model);
@@ -138,7 +154,8 @@ int compare_methods(const MethodComparison& c) {
     check_interrupted();
     std::fprintf(stderr, "=== --method %s ===\n", method.c_str());
     std::vector<std::string> args{"quantize"};
-    args.insert(args.end(), c.common_args.begin(), c.common_args.end());
+    const std::vector<std::string> own = method.starts_with("awq") ? c.common_args : without_awq_options(c.common_args);
+    args.insert(args.end(), own.begin(), own.end());
     const fs::path out = dir.tmp() / method;
     args.insert(args.end(), {"--method", method, "-o", out.string()});
     const ChildRun q = run_lowbit(args);

@@ -30,6 +30,10 @@ std::vector<std::string> parse_method_list(const std::string& list);
 // --eval-chunks (read from /proc/self/cmdline, so every other flag reaches the children as typed).
 std::vector<std::string> shared_quantize_args();
 
+// `args` less the AWQ-only options and their values (--n-grid, --duo-scaling,
+// --awq-search-tokens), for the methods that run no AWQ and would refuse them.
+std::vector<std::string> without_awq_options(const std::vector<std::string>& args);
+
 int compare_methods(const MethodComparison& c);
 
 struct ChildRun {

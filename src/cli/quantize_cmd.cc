@@ -35,6 +35,7 @@ struct QuantizeFlags {
   std::string method, calib, actorder, duo_scaling, eval_text;
   int64_t eval_chunks = -1;
   int n_grid = 0;
+  int64_t awq_search_tokens = -1;  // -1: the default (kAwqSearchTokens)
   int64_t samples = 128, seq_len = 2048;
   uint64_t seed = 42;
   double dampening_frac = -1;
@@ -50,6 +51,10 @@ struct QuantizeFlags {
   std::vector<std::string> tensor_types;
   bool pure = false;
 };
+
+// AWQ scores candidates on this many tokens by default: the search costs n_grid block passes per
+// token, and its choices settle long before llm-compressor's 128 x 512 (docs/calibration.md).
+constexpr int64_t kAwqSearchTokens = 16384;
 
 GgmlType ggml_type_flag(const std::string& name, const char* flag) {
   if (auto t = ggml_type_from_name(name)) return *t;
@@ -252,8 +257,8 @@ int run(QuantizeFlags f, CLI::App& sub) {
     if (f.n_grid) recipe.awq["n_grid"] = f.n_grid;
   } else if (!recipe.awq.is_null()) {
     throw UserError("the recipe has an AWQModifier; --method " + method + " would drop it (use --method awq or awq+gptq)");
-  } else if (!f.duo_scaling.empty() || f.n_grid) {
-    throw UserError("--duo-scaling and --n-grid are AWQ options: add --method awq");
+  } else if (!f.duo_scaling.empty() || f.n_grid || f.awq_search_tokens >= 0) {
+    throw UserError("--duo-scaling, --n-grid and --awq-search-tokens are AWQ options: add --method awq");
   }
   bool weighted = false;  // an observer that weighs by activations (imatrix_mse)
   for (const auto& [name, s] : recipe.config_groups) weighted |= s.weights && s.weights->observer == "imatrix_mse";
@@ -270,7 +275,10 @@ int run(QuantizeFlags f, CLI::App& sub) {
                     "or --calib self:N (the model writes N samples itself)");
   algorithms::GptqOptions gptq;
   std::optional<pipeline::AwqConfig> awq;
-  if (use_awq) awq = pipeline::awq_config(recipe, "AWQ");
+  if (use_awq) {
+    awq = pipeline::awq_config(recipe, "AWQ");
+    awq->options.search_tokens = f.awq_search_tokens >= 0 ? f.awq_search_tokens : kAwqSearchTokens;
+  }
   if (final_method == "gptq") {
     if (f.block_size) recipe.modifier_args["block_size"] = f.block_size;
     if (f.dampening_frac >= 0) recipe.modifier_args["dampening_frac"] = f.dampening_frac;
@@ -307,9 +315,11 @@ int run(QuantizeFlags f, CLI::App& sub) {
                                                               {"samples", f.samples},
                                                               {"seq_len", f.seq_len},
                                                               {"seed", f.seed}};
+    nlohmann::json job_source = source;
+    if (awq) job_source["awq_search_tokens"] = awq->options.search_tokens;  // the search's choices depend on it
     const std::string method_name = use_awq ? (final_method == "gptq" ? "awq+gptq" : "awq") : final_method;
     state = std::make_unique<pipeline::ResumeState>(pipeline::resume_dir_for(f.output),
-                                                    pipeline::resume_job(in, recipe, method_name, source), f.resume);
+                                                    pipeline::resume_job(in, recipe, method_name, job_source), f.resume);
   }
   pipeline::QuantizeSummary sum;
   try {
@@ -337,6 +347,7 @@ int run(QuantizeFlags f, CLI::App& sub) {
           log::info("calibration: " + set.description);
           opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
                                    {"seed", f.seed}});
+          if (awq) opts.calibration["awq_search_tokens"] = awq->options.search_tokens;
           state->save_calibration(set, opts.calibration);
         } catch (...) {
           state->remove();  // no calibration, nothing to resume
@@ -413,6 +424,11 @@ void register_quantize(CLI::App& app) {
                   "AWQ: scales from activations and weights (true, default) | activations only (false) | both")
       ->check(CLI::IsMember({"true", "false", "both"}));
   sub->add_option("--n-grid", f.n_grid, "AWQ: scale ratios tried per mapping (20)");
+  sub->add_option("--awq-search-tokens", f.awq_search_tokens,
+                  "AWQ: score the scale candidates of the attention and MLP blocks on about N tokens (whole samples "
+                  "spread over the set; statistics still use every token); 0: every token, as llm-compressor (" +
+                      std::to_string(kAwqSearchTokens) + ")")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--targets", f.targets, "Modules to quantize: class name, exact path or re:regex (default Linear)");
   sub->add_option("--ignore", f.ignore, "Modules to keep: class name, exact path or re:regex (repeatable)");
   sub->add_option("--gguf-type", f.gguf_type,

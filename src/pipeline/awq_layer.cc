@@ -364,6 +364,12 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
   // H = X^T X over every token, so each candidate costs one [out, in] x [in, in] product
   // instead of a pass over all tokens (the same loss, summed in another order).
   const bool linear_parent = options_.gram_loss && (map.kind == Kind::ValueOutput || map.kind == Kind::UpDown);
+  // The samples the candidates are scored on (options_.search_tokens); X^T X takes every token.
+  std::vector<int64_t> tokens_per_sample;
+  for (const auto& hb : hidden) tokens_per_sample.push_back(int64_t(hb.size()) / arch_.hidden);
+  const std::vector<size_t> scored =
+      algorithms::awq_search_samples(tokens_per_sample, linear_parent ? 0 : options_.search_tokens);
+  for (size_t si : scored) res.scored_tokens += tokens_per_sample[si];
   std::vector<float> gram;
   if (linear_parent) {
     const int64_t k = map.balance[0]->in_features;
@@ -421,7 +427,8 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
     }
     if (linear_parent) continue;
     numel = 0;
-    for (const auto& hb : hidden) {
+    for (size_t si : scored) {
+      const auto& hb = hidden[si];
       check_interrupted();
       const std::vector<float> h = to_f32(hb);
       const int64_t T = int64_t(h.size()) / arch_.hidden;
@@ -443,6 +450,9 @@ AwqMappingResult AwqLayer::search(const AwqMapping& map, SmoothedWeights& weight
       numel += double(fp.size());
       tick(c1 == grid.size());
     }
+    // The samples left out of the scoring count as done for the progress.
+    if (c1 == grid.size())
+      for (size_t k = scored.size(); k < hidden.size(); ++k) tick(true);
   }
   if (!finite) {
     res.note = "NaN or Inf in the full-precision output of the parent block; mapping skipped";

@@ -83,6 +83,7 @@ struct AwqMappingResult {
   double initial_error = 0, best_error = 0;  // the identity's and the best candidate's loss
   std::vector<double> losses;                 // per grid candidate, in grid order
   std::vector<double> scales;                 // folded in (empty: skipped)
+  int64_t scored_tokens = 0;                  // tokens a block parent's candidates were scored on
   std::string note;                           // why it was skipped
 };
 

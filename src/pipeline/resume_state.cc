@@ -153,7 +153,7 @@ QuantizedModule module_from(const io::SafetensorsFile& f, const std::string& pat
 json awq_json(const AwqMappingResult& r) {
   return {{"smooth", r.smooth},           {"ratio", r.best.ratio},         {"duo", r.best.duo},
           {"initial_error", r.initial_error}, {"best_error", r.best_error}, {"losses", r.losses},
-          {"note", r.note}};
+          {"note", r.note}, {"scored_tokens", r.scored_tokens}};
 }
 
 AwqMappingResult awq_from(const json& j) {
@@ -164,6 +164,7 @@ AwqMappingResult awq_from(const json& j) {
   r.best_error = j.at("best_error").get<double>();
   r.losses = j.at("losses").get<std::vector<double>>();
   r.note = j.at("note").get<std::string>();
+  r.scored_tokens = j.value("scored_tokens", int64_t(0));
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
@@ -531,6 +532,17 @@ TEST_F(Cli, MethodListWritesOneCheckpointPerMethodAndOneTable) {
                 .rc,
             0);
   EXPECT_EQ(io::file_sha256(out / "gptq" / "model.safetensors"), io::file_sha256(root / "one" / "model.safetensors"));
+  // AWQ's options go to the AWQ rows only (round-to-nearest would refuse them); the search
+  // scores its block candidates on one of the 4 samples of 64 tokens.
+  r = run(q + "-awq --method rtn,awq --n-grid 6 --awq-search-tokens 64");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const auto rep = nlohmann::json::parse(io::read_text_file(root / "cmp-awq" / "awq" / "quantization_report.json"));
+  ASSERT_TRUE(rep.contains("awq")) << rep.dump();
+  EXPECT_EQ(rep["awq"]["search_tokens"], 64);
+  EXPECT_EQ(rep["awq"]["n_grid"], 6);
+  std::set<int64_t> scored;
+  for (const auto& mp : rep["awq"]["mappings"]) scored.insert(mp["scored_tokens"].get<int64_t>());
+  EXPECT_EQ(scored, (std::set<int64_t>{64, 256})) << rep["awq"].dump();  // blocks: 1 sample; up -> down: all
   // A failing method leaves nothing; unknown methods are refused up front.
   r = run("quantize " + m.string() + " --scheme W8A16 --strategy tensor --progress off --calib " + calib.string() +
           " --samples 4 --seq-len 64 -o " + (root / "cmp2").string() + " --method rtn,awq");  // AWQ refuses this scheme
@@ -649,6 +661,9 @@ TEST_F(Cli, AwqFromTheCommandLineAndFromRecipes) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("needs calibration data"), std::string::npos) << r.out;
   r = run(q + bad.string() + " --scheme W4A16 --n-grid 10");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("--method awq"), std::string::npos) << r.out;
+  r = run(q + bad.string() + " --scheme W4A16 --awq-search-tokens 100");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("--method awq"), std::string::npos) << r.out;
   r = run(q + bad.string() + " --scheme W8A16 --strategy tensor --method awq" + data);  // duo scaling needs per-channel scales
