@@ -1,0 +1,139 @@
+"""Reading GGUF: `lowbit convert` (GGUF -> Hugging Face folder) against the original SmolLM2 folder,
+transformers' own GGUF loader (gguf-py's dequantizers) and `tokenizers` on the original tokenizer.json.
+
+The GGUF files are what users have: llama.cpp's convert_hf_to_gguf.py --outtype bf16, ours
+(`lowbit quantize --gguf-type BF16`), and llama-quantize's Q8_0 / Q4_K_M of the converter's file.
+"""
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import BUILD, ROOT, run, to_gguf
+
+SHARED = ROOT.parent / "shared" / "data"
+WIKITEXT = SHARED / "wikitext-2-raw-test.txt"
+
+
+@pytest.fixture(scope="session")
+def smol_ggufs(smollm2, llama_cpp, tmp_path_factory):
+    """name -> GGUF file of SmolLM2."""
+    d = tmp_path_factory.mktemp("smol-ggufs")
+    files = {"converter-bf16": to_gguf(llama_cpp, smollm2, d / "converter-bf16.gguf")}
+    run(BUILD / "lowbit", "quantize", smollm2, "-o", d / "lowbit-bf16.gguf", "--gguf-type", "BF16", "--progress", "off")
+    files["lowbit-bf16"] = d / "lowbit-bf16.gguf"
+    for ftype in ("Q8_0", "Q4_K_M"):
+        out = d / f"{ftype}.gguf"
+        proc = subprocess.run([str(llama_cpp / "llama-quantize"), str(files["converter-bf16"]), str(out), ftype, "2"],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        files[ftype] = out
+    return files
+
+
+@pytest.fixture(scope="session")
+def converted(smol_ggufs, tmp_path_factory):
+    """name -> the folder `lowbit convert` makes of that GGUF."""
+    d = tmp_path_factory.mktemp("smol-converted")
+    out = {}
+    for name, f in smol_ggufs.items():
+        run(BUILD / "lowbit", "convert", f, "-o", d / name, "--progress", "off")
+        out[name] = d / name
+    return out
+
+
+def tensors(folder):
+    from safetensors.torch import load_file
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update(load_file(str(f)))
+    return out
+
+
+@pytest.mark.parametrize("name", ["converter-bf16", "lowbit-bf16"])
+def test_bf16_gguf_converts_back_bit_for_bit(name, smollm2, converted):
+    ours, orig = tensors(converted[name]), tensors(smollm2)
+    assert ours.keys() == orig.keys()
+    for k in orig:
+        assert ours[k].dtype == torch.bfloat16 and ours[k].shape == orig[k].shape, k
+        assert torch.equal(ours[k].view(torch.int16), orig[k].view(torch.int16)), k
+    cfg = json.loads((converted[name] / "config.json").read_text())
+    ref = json.loads((smollm2 / "config.json").read_text())
+    for key in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                "max_position_embeddings", "vocab_size", "tie_word_embeddings", "bos_token_id", "eos_token_id"):
+        assert cfg[key] == ref[key], key
+    # GGUF holds epsilon and RoPE base as f32: the same float32, written as its shortest decimal.
+    assert np.float32(cfg["rms_norm_eps"]) == np.float32(ref["rms_norm_eps"])
+    assert cfg["rope_theta"] == ref.get("rope_theta", ref.get("rope_parameters", {}).get("rope_theta"))
+
+
+@pytest.mark.parametrize("name", ["Q8_0", "Q4_K_M"])
+def test_quantized_gguf_converts_as_transformers_loads_it(name, smollm2, smol_ggufs, converted):
+    """transformers dequantizes a GGUF with gguf-py (float32) and un-permutes Q/K; rounded to BF16 it
+    must equal our BF16 folder bit for bit."""
+    from transformers import AutoModelForCausalLM
+    f = smol_ggufs[name]
+    m = AutoModelForCausalLM.from_pretrained(str(f.parent), gguf_file=f.name, dtype=torch.float32)
+    ref = {k: v.to(torch.bfloat16) for k, v in m.state_dict().items()}
+    ours = tensors(converted[name])
+    assert set(ours) <= set(ref), set(ours) - set(ref)
+    missing = set(ref) - set(ours)
+    assert missing <= {"lm_head.weight"}, missing  # tied: transformers lists the head it shares
+    bad = [k for k in ours if not torch.equal(ours[k].view(torch.int16), ref[k].view(torch.int16))]
+    assert not bad, f"{len(bad)} of {len(ours)} tensors differ from transformers' GGUF loader, e.g. {bad[:5]}"
+
+
+def shared_texts():
+    texts = []
+    if WIKITEXT.exists():
+        raw = WIKITEXT.read_text()
+        texts += [raw[:20000], raw[50000:60000]]
+    calib = SHARED / "chat-calib.jsonl"
+    if calib.exists():
+        for line in calib.read_text().splitlines()[:40]:
+            texts.append(json.dumps(json.loads(line), ensure_ascii=False))
+    texts += ["Hello world! 1234567 3.14 <|im_start|>user\nhi<|im_end|>", "  tabs\tand\n\nnewlines  ", "émoji 🦙🦙 ok"]
+    return texts
+
+
+@pytest.mark.parametrize("name", ["converter-bf16", "Q4_K_M"])
+def test_rebuilt_tokenizer_gives_the_original_ids(name, smollm2, converted):
+    from tokenizers import Tokenizer
+    orig = Tokenizer.from_file(str(smollm2 / "tokenizer.json"))
+    ours = Tokenizer.from_file(str(converted[name] / "tokenizer.json"))
+    n = 0
+    for text in shared_texts():
+        for special in (True, False):
+            assert ours.encode(text, add_special_tokens=special).ids == orig.encode(text, add_special_tokens=special).ids
+        n += 1
+    assert n >= 3
+    tc = json.loads((converted[name] / "tokenizer_config.json").read_text())
+    ref_tc = json.loads((smollm2 / "tokenizer_config.json").read_text())
+    template = ref_tc.get("chat_template") or (smollm2 / "chat_template.jinja").read_text()
+    assert tc["chat_template"] == template
+    assert tc["bos_token"] == orig.id_to_token(json.loads((smollm2 / "config.json").read_text())["bos_token_id"])
+
+
+def test_transformers_loads_the_converted_folder(converted, lowbit, tmp_path):
+    """No flags: transformers reads our config.json, weights and tokenizer; its float32 logits are
+    our engine's on the same folder (the tolerance of test_engine.py)."""
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    d = converted["Q4_K_M"]
+    tok = AutoTokenizer.from_pretrained(str(d))
+    ids = tok("The capital of France is Paris, and the capital of Italy is")["input_ids"]
+    ref_ids = Tokenizer.from_file(str(d / "tokenizer.json")).encode(
+        "The capital of France is Paris, and the capital of Italy is").ids
+    assert ids == ref_ids
+    m = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32)
+    with torch.no_grad():
+        ref = m(torch.tensor([ids])).logits[0].float()
+    out = tmp_path / "logits.f32"
+    lowbit("forward", d, "--tokens", ",".join(map(str, ids)), "-o", out)
+    ours = torch.from_numpy(np.fromfile(out, dtype=np.float32)).reshape(len(ids), -1)
+    scale, err = ref.abs().max().item(), (ours - ref).abs().max().item()
+    assert err <= 1e-3 * scale + 1e-4, (err, scale)
+    assert torch.equal(ours.argmax(-1), ref.argmax(-1))
+
