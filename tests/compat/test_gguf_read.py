@@ -1,10 +1,12 @@
-"""Reading GGUF: `lowbit convert` (GGUF -> Hugging Face folder) against the original SmolLM2 folder,
-transformers' own GGUF loader (gguf-py's dequantizers) and `tokenizers` on the original tokenizer.json.
+"""Reading GGUF: `lowbit convert` (GGUF -> Hugging Face folder) and the engine on a .gguf file,
+against the original SmolLM2 folder, transformers' own GGUF loader (gguf-py's dequantizers),
+`tokenizers` on the original tokenizer.json, and llama.cpp's llama-perplexity.
 
 The GGUF files are what users have: llama.cpp's convert_hf_to_gguf.py --outtype bf16, ours
 (`lowbit quantize --gguf-type BF16`), and llama-quantize's Q8_0 / Q4_K_M of the converter's file.
 """
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -137,3 +139,31 @@ def test_transformers_loads_the_converted_folder(converted, lowbit, tmp_path):
     assert err <= 1e-3 * scale + 1e-4, (err, scale)
     assert torch.equal(ours.argmax(-1), ref.argmax(-1))
 
+
+def test_eval_on_a_gguf_file(smol_ggufs, converted, llama_cpp, lowbit, tmp_path):
+    """The engine on the Q4_K_M file itself (each tensor decoded to float32 as its layer loads): the same
+    PPL as on the float32 folder `lowbit convert --dtype float32` makes of it, close to the default BF16
+    folder (its weights rounded once more), and within 1 % of llama-perplexity on the file."""
+    if not WIKITEXT.exists():
+        pytest.skip(f"{WIKITEXT} not found (shared data)")
+    chunks = 8
+    f = smol_ggufs["Q4_K_M"]
+    lowbit("eval", f, "--text", WIKITEXT, "--chunks", chunks, "--json", tmp_path / "gguf.json")
+    lowbit("convert", f, "-o", tmp_path / "f32", "--dtype", "float32", "--progress", "off")
+    lowbit("eval", tmp_path / "f32", "--text", WIKITEXT, "--chunks", chunks, "--json", tmp_path / "folder.json")
+    lowbit("eval", converted["Q4_K_M"], "--text", WIKITEXT, "--chunks", chunks, "--json", tmp_path / "bf16.json")
+    on_file = json.loads((tmp_path / "gguf.json").read_text())
+    on_folder = json.loads((tmp_path / "folder.json").read_text())
+    on_bf16 = json.loads((tmp_path / "bf16.json").read_text())
+    assert abs(on_bf16["ppl"] - on_folder["ppl"]) / on_folder["ppl"] < 2e-3, (on_bf16["ppl"], on_folder["ppl"])
+    assert on_file["tokens_scored"] == on_folder["tokens_scored"] == chunks * 255
+    assert abs(on_file["ppl"] - on_folder["ppl"]) <= 1e-6 * on_folder["ppl"], (on_file["ppl"], on_folder["ppl"])
+    proc = subprocess.run([str(llama_cpp / "llama-perplexity"), "-m", str(f), "-f", str(WIKITEXT), "-c", "512",
+                           "--chunks", str(chunks), "-t", "2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", proc.stdout + proc.stderr)
+    assert m, proc.stderr[-4000:]
+    ref = float(m.group(1))
+    print(f"\nQ4_K_M PPL ({chunks} x 512): lowbit on the .gguf {on_file['ppl']:.6f}, on its float32 folder "
+          f"{on_folder['ppl']:.6f}, on its BF16 folder {on_bf16['ppl']:.6f}, llama-perplexity {ref:.6f}")
+    assert abs(on_file["ppl"] - ref) / ref < 0.01, (on_file["ppl"], ref)

@@ -1,5 +1,7 @@
 // Reading GGUF: `lowbit convert` of our own GGUF files of tiny models back to Hugging Face
-// folders (the same tensors, tokenizer and special tokens), and every bad GGUF as one error line, exit 2, nothing left behind.
+// folders (the same tensors, tokenizer and special tokens), the engine on a .gguf file
+// (`forward`, `eval`, `generate` equal to the same commands on the converted folder), and
+// every bad GGUF as one error line, exit 2, nothing left behind.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -156,6 +158,39 @@ TEST_F(GgufReadCli, OurGgufConvertsBackToTheSameFolder) {
   }
 }
 
+TEST_F(GgufReadCli, EngineRunsAGgufFileAsItsConvertedFolder) {
+  fixtures::TinyModelSpec s;
+  s.vocab = 320;
+  const fs::path m = model("llama", s), g = to_gguf(m, "Q8_0"), back = root / "back";
+  ASSERT_EQ(run("convert " + g.string() + " -o " + back.string() + " --dtype float32 --progress off").rc, 0);
+  // Logits: the GGUF's dequantized weights are the converted folder's float32 weights.
+  const std::string tokens = " --tokens 1,7,42,300,5,99,12,256,3";
+  ASSERT_EQ(run("forward " + g.string() + tokens + " -o " + (root / "g.f32").string()).rc, 0);
+  ASSERT_EQ(run("forward " + back.string() + tokens + " -o " + (root / "b.f32").string()).rc, 0);
+  const std::string lg = io::read_text_file(root / "g.f32"), lb = io::read_text_file(root / "b.f32");
+  EXPECT_EQ(lg.size(), size_t(9 * 320 * 4));
+  EXPECT_TRUE(lg == lb);
+  // eval and generate print the same numbers and text for both.
+  std::string text;
+  for (int i = 0; text.size() < 3000; ++i) text += "the theme of the day " + std::to_string(i) + ". ";
+  io::write_text_file(root / "t.txt", text);
+  const Result eg = run("eval " + g.string() + " --text " + (root / "t.txt").string() + " --ctx 64 --chunks 3");
+  const Result eb = run("eval " + back.string() + " --text " + (root / "t.txt").string() + " --ctx 64 --chunks 3");
+  ASSERT_EQ(eg.rc, 0) << eg.out;
+  ASSERT_EQ(eb.rc, 0) << eb.out;
+  const size_t pg = eg.out.find("PPL"), pb = eb.out.find("PPL");
+  ASSERT_NE(pg, std::string::npos) << eg.out;
+  EXPECT_EQ(eg.out.substr(pg, 40), eb.out.substr(pb, 40));
+  const Result gg = run("generate " + g.string() + " --prompt 'the theme' -n 8 --ids");
+  const Result gb = run("generate " + back.string() + " --prompt 'the theme' -n 8 --ids");
+  ASSERT_EQ(gg.rc, 0) << gg.out;
+  EXPECT_EQ(gg.out, gb.out);
+  // --base takes a GGUF too: the model against itself.
+  const Result kl = run("eval " + g.string() + " --base " + back.string() + " --text " + (root / "t.txt").string() +
+                        " --ctx 64 --chunks 2");
+  ASSERT_EQ(kl.rc, 0) << kl.out;
+}
+
 TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
   fixtures::TinyModelSpec s;
   s.vocab = 320;
@@ -201,12 +236,13 @@ TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
   const fs::path cut = root / "cut.gguf";
   io::write_text_file(cut, bytes.substr(0, bytes.size() - 1000));
   expect_error("convert " + cut.string() + " -o " + out.string(), cut.string(), out);
+  expect_error("eval " + cut.string() + " --text " + cut.string(), cut.string(), out);
   // Not a model: an imatrix GGUF.
   const fs::path imat = variant("imatrix.gguf", [](const std::string& k, io::GgufValue& v) {
     if (k == "general.type") v = io::GgufValue::string("imatrix");
     return true;
   });
-  expect_error("convert " + imat.string() + " -o " + out.string(), "not a model", out);
+  expect_error("generate " + imat.string() + " --prompt hi", "not a model", out);
   // An existing output folder is kept.
   fs::create_directories(out);
   const Result r = run("convert " + good.string() + " -o " + out.string());
