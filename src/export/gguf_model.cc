@@ -316,7 +316,12 @@ GgufHfModel gguf_hf_model(const io::GgufFile& f, const std::string& torch_dtype)
   const int64_t hidden = get_int(f, a + ".embedding_length"), heads = get_int(f, a + ".attention.head_count");
   c["hidden_size"] = hidden;
   c["intermediate_size"] = get_int(f, a + ".feed_forward_length");
-  c["num_hidden_layers"] = get_int(f, a + ".block_count");
+  // Each layer holds tensors: a count past the file's tensors is damage, not a model to build.
+  const int64_t layers = get_int(f, a + ".block_count");
+  if (uint64_t(layers) > f.tensors().size())
+    throw UserError(label + ": " + a + ".block_count " + std::to_string(layers) + " is more than the file's " +
+                    std::to_string(f.tensors().size()) + " tensors");
+  c["num_hidden_layers"] = layers;
   c["num_attention_heads"] = heads;
   c["num_key_value_heads"] = find_int(f, a + ".attention.head_count_kv").value_or(heads);
   const int64_t head_dim = find_int(f, a + ".attention.key_length").value_or(hidden / heads);

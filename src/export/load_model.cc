@@ -10,7 +10,15 @@ bool LoadedModel::has_tokenizer() const {
 }
 
 tokenizer::Tokenizer LoadedModel::tokenizer() const {
-  if (gguf_model) return tokenizer::Tokenizer::from_json_text(gguf_model->tokenizer.dump(), path() + " (its tokenizer)");
+  if (gguf_model) {
+    std::string text;
+    try {
+      text = gguf_model->tokenizer.dump();
+    } catch (const nlohmann::json::exception& e) {  // a token that is not UTF-8
+      throw UserError(path() + ": its tokenizer is not valid UTF-8 (" + e.what() + ")");
+    }
+    return tokenizer::Tokenizer::from_json_text(text, path() + " (its tokenizer)");
+  }
   return tokenizer::Tokenizer::from_file(dir->path() / "tokenizer.json");
 }
 

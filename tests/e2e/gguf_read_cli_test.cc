@@ -231,6 +231,11 @@ TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
     return true;
   });
   expect_error("convert " + heads.string() + " -o " + out.string(), "has shape", out);
+  const fs::path many = variant("many-layers.gguf", [](const std::string& k, io::GgufValue& v) {
+    if (k == "llama.block_count") v = io::GgufValue::u32(4000000000u);  // refused before any layer is built
+    return true;
+  });
+  expect_error("convert " + many.string() + " -o " + out.string(), "llama.block_count 4000000000 is more than", out);
   // Truncated: the last tensor's bytes are cut.
   std::string bytes = io::read_text_file(good, 1u << 30);
   const fs::path cut = root / "cut.gguf";
