@@ -98,6 +98,17 @@ def test_third_party_gguf_converts_to_the_fixture(smollm2, tmp_path):
     assert not bad, bad[:5]
 
 
+# convert_hf_to_gguf.py's probe text (its ids identify a pre-tokenizer): every whitespace run, digit
+# group, contraction case and script the pre-tokenizers split differently.
+PROBE = ("\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n\U0001f680 (normal) \U0001f636\u200d\U0001f32b\ufe0f "
+         "(multiple emojis concatenated) \u2705 \U0001f999\U0001f999 3 33 333 3333 33333 333333 3333333 33333333 3.3 "
+         "3..3 3...3 \u1780\u17b6\u1793\u17cb\u178f\u17c2\u1796\u17b7\u179f\u17c1\u179f\u17a2\u17b6\u1785"
+         "\U0001f601 ?\u6211\u60f3\u5728apple\u5de5\u4f5c1314151\u5929\uff5e ------======= "
+         "\u043d\u0435\u0449\u043e \u043d\u0430 \u0411\u044a\u043b\u0433\u0430\u0440\u0441\u043a\u0438 "
+         "```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? 'M not sure I'll "
+         "make it, 'D you like some tea? We'Ve a'lL")
+
+
 def shared_texts():
     texts = []
     if WIKITEXT.exists():
@@ -117,7 +128,7 @@ def test_rebuilt_tokenizer_gives_the_original_ids(name, smollm2, converted):
     orig = Tokenizer.from_file(str(smollm2 / "tokenizer.json"))
     ours = Tokenizer.from_file(str(converted[name] / "tokenizer.json"))
     n = 0
-    for text in shared_texts():
+    for text in shared_texts() + [PROBE]:
         for special in (True, False):
             assert ours.encode(text, add_special_tokens=special).ids == orig.encode(text, add_special_tokens=special).ids
         n += 1
@@ -178,3 +189,33 @@ def test_eval_on_a_gguf_file(smol_ggufs, converted, llama_cpp, lowbit, tmp_path)
     print(f"\nQ4_K_M PPL ({chunks} x 512): lowbit on the .gguf {on_file['ppl']:.6f}, on its float32 folder "
           f"{on_folder['ppl']:.6f}, on its BF16 folder {on_bf16['ppl']:.6f}, llama-perplexity {ref:.6f}")
     assert abs(on_file["ppl"] - ref) / ref < 0.01, (on_file["ppl"], ref)
+
+
+@pytest.mark.parametrize("pre", ["llama-bpe", "qwen2", "deepseek-r1-qwen", "tekken", "gpt-2"])
+def test_pre_tokenizers_split_as_transformers_gguf_tokenizer(pre, smol_ggufs, llama_cpp, tmp_path):
+    """Each tokenizer.ggml.pre lowbit knows, set on SmolLM2's GGUF by gguf-py's own metadata tool: our
+    rebuilt tokenizer.json gives the ids transformers' GGUF tokenizer gives (its split regexes are
+    llama.cpp's; written independently of ours)."""
+    import os
+    import sys
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+    f = tmp_path / "m.gguf"
+    tools = llama_cpp.parent / "gguf-py"
+    proc = subprocess.run([sys.executable, str(tools / "gguf" / "scripts" / "gguf_new_metadata.py"),
+                           str(smol_ggufs["Q8_0"]), str(f), "--pre-tokenizer", pre, "--force"],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(tools)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run(BUILD / "lowbit", "convert", f, "-o", tmp_path / "out", "--progress", "off")
+    ours = Tokenizer.from_file(str(tmp_path / "out" / "tokenizer.json"))
+    ref = AutoTokenizer.from_pretrained(str(tmp_path), gguf_file=f.name)
+    for text in shared_texts() + [PROBE]:
+        assert ours.encode(text, add_special_tokens=False).ids == ref(text, add_special_tokens=False)["input_ids"]
+    # SmolLM2's vocabulary splits digits and few contractions, so the Split regexes of llama-bpe, qwen2
+    # and tekken give it the same ids: their text must also be transformers' own.
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import GGUF_PRE_TOKENIZER_SPLITS
+    pt = json.loads((tmp_path / "out" / "tokenizer.json").read_text())["pre_tokenizer"]
+    if pre in GGUF_PRE_TOKENIZER_SPLITS:
+        assert pt["pretokenizers"][0]["pattern"]["Regex"] == GGUF_PRE_TOKENIZER_SPLITS[pre]
+    else:
+        assert pt == {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
