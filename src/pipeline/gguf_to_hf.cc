@@ -1,5 +1,6 @@
 #include "pipeline/gguf_to_hf.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -58,7 +59,13 @@ GgufToHfSummary gguf_to_hf(const GgufToHfOptions& o) {
     const std::vector<float> v = exporter::gguf_param_f32(f, p);
     f.release(*p.tensor);
     buf.resize(v.size() * dtype_size(o.dtype));
-    for (size_t i = 0; i < v.size(); ++i) store_from_f32(buf.data(), i, o.dtype, v[i]);
+    for (size_t i = 0; i < v.size(); ++i) {
+      // float16 would turn a large weight into inf without a word.
+      if (o.dtype == DType::F16 && std::isfinite(v[i]) && std::fabs(v[i]) > 65504.0f)
+        throw UserError(o.input.string() + ": " + p.hf + " holds " + std::to_string(v[i]) +
+                        ", past float16's range; use --dtype bfloat16 or float32");
+      store_from_f32(buf.data(), i, o.dtype, v[i]);
+    }
     shards.write(p.hf, buf.data(), buf.size());
     progress.advance(1, buf.size());
   }

@@ -236,6 +236,27 @@ TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
     return true;
   });
   expect_error("convert " + many.string() + " -o " + out.string(), "llama.block_count 4000000000 is more than", out);
+  // A weight past float16's range: refused with --dtype float16 (it would become inf), kept by bfloat16.
+  const fs::path big = root / "big.gguf";
+  {
+    io::GgufWriter w(big);
+    for (const auto& [k, v] : f.header().metadata) w.set(k, v);
+    for (const auto& t : f.tensors()) w.add_tensor(t.name, t.ne, t.type);
+    for (const auto& t : f.tensors()) {
+      std::string b(reinterpret_cast<const char*>(f.data(t)), t.nbytes);
+      if (t.name == "output_norm.weight") {  // F32
+        ASSERT_EQ(t.type, GgmlType::F32);
+        const float x = 1e6f;
+        std::memcpy(b.data(), &x, 4);
+      }
+      w.write_tensor(t.name, b.data(), b.size());
+    }
+    w.finish();
+  }
+  expect_error("convert " + big.string() + " -o " + out.string() + " --dtype float16",
+               "model.norm.weight holds 1000000.000000, past float16's range", out);
+  EXPECT_EQ(run("convert " + big.string() + " -o " + out.string() + " --progress off").rc, 0);
+  fs::remove_all(out);
   // Truncated: the last tensor's bytes are cut.
   std::string bytes = io::read_text_file(good, 1u << 30);
   const fs::path cut = root / "cut.gguf";
