@@ -15,6 +15,7 @@ void register_tokenize(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_imatrix(CLI::App& app);
+void register_convert(CLI::App& app);
 int run_selected(CLI::App& app);
 
 // "5GB", "500MB", "1.5G", "1000000" -> bytes. Throws UserError.

@@ -102,7 +102,7 @@ void register_eval(CLI::App& app) {
   static int threads = 0;
   CLI::App* sub = app.add_subcommand(
       "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks");
-  sub->add_option("model", model_path, "Model folder (dense or quantized)")->required();
+  sub->add_option("model", model_path, "Model folder (dense or quantized) or .gguf file")->required();
   sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
   sub->add_option("--task", tasks,
                   "Multiple-choice benchmarks, comma-separated: hellaswag (llama.cpp's text file), winogrande "
@@ -117,7 +117,7 @@ void register_eval(CLI::App& app) {
                   "Benchmark files: a folder (hellaswag_val_full.txt, winogrande/winogrande-debiased-eval.csv or "
                   "winogrande/dev.jsonl, arc/ARC-Easy-Test.jsonl, arc/ARC-Challenge-Test.jsonl, mmlu/{test,dev}/), "
                   "or TASK=FILE (mmlu=FOLDER); repeatable");
-  sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL)");
+  sub->add_option("--base", base_path, "Original model (folder or .gguf) to compare with (KLD, top-1, delta-PPL)");
   sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
   sub->add_option("--protocol", protocol,
                   "llama.cpp: chunks of --ctx, BOS first if the tokenizer adds one, score the second half; "
@@ -143,6 +143,7 @@ void register_eval(CLI::App& app) {
       "Examples:\n"
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --ctx 512 --json report.json\n"
+      "  lowbit eval model-Q4_K_M.gguf --base ./SmolLM2-135M-Instruct --text wiki.test.raw   # a GGUF file directly\n"
       "  lowbit eval ./SmolLM2-135M-Instruct --text wiki.test.raw --save-logits base.lp   # once\n"
       "  lowbit eval ./out-W4A16 --text wiki.test.raw --base-logits base.lp            # per recipe\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task hellaswag,winogrande --limit 400 \\\n"
@@ -186,9 +187,9 @@ void register_eval(CLI::App& app) {
       if (b->arch.vocab != m->arch.vocab) throw UserError("--base has a different vocabulary size");
     }
     // The model's tokenizer, or the base's when a quantized folder carries none.
-    const fs::path tok_dir = fs::exists(m->dir->path() / "tokenizer.json") || !b ? m->dir->path() : b->dir->path();
-    auto tok = tokenizer::Tokenizer::from_file(tok_dir / "tokenizer.json");
-    const int32_t bos_id = tokenizer::bos_to_add(tok_dir, tok, tokenizer::parse_bos_mode(bos));
+    const exporter::LoadedModel& tok_model = m->has_tokenizer() || !b ? *m : *b;
+    auto tok = tok_model.tokenizer();
+    const int32_t bos_id = tokenizer::bos_to_add(tok_model.token_files(), tok, tokenizer::parse_bos_mode(bos));
     nlohmann::json json_out;
     if (!text_path.empty()) {
       const auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));

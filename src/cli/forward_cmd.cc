@@ -17,7 +17,7 @@ void register_forward(CLI::App& app) {
   static std::string model_dir, tokens_text, out;
   static int threads = 0;
   CLI::App* sub = app.add_subcommand("forward", "Run a checkpoint on token ids; print the top tokens or write logits");
-  sub->add_option("model", model_dir, "Model folder (dense or compressed-tensors)")->required();
+  sub->add_option("model", model_dir, "Model folder (dense or compressed-tensors) or .gguf file")->required();
   sub->add_option("--tokens", tokens_text, "Comma-separated token ids (one causal sequence)")->required();
   sub->add_option("-o,--output", out, "Write logits here as raw little-endian float32 [tokens, vocab]");
   sub->add_option("--threads", threads, "Threads (default: all cores)");

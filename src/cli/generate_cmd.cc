@@ -16,7 +16,7 @@ void register_generate(CLI::App& app) {
   static int n = 32, threads = 0;
   static bool ids_only = false, ignore_eos = false;
   CLI::App* sub = app.add_subcommand("generate", "Greedy continuation of a prompt (sanity check)");
-  sub->add_option("model", model_path, "Model folder (dense or quantized)")->required();
+  sub->add_option("model", model_path, "Model folder (dense or quantized) or .gguf file")->required();
   sub->add_option("--prompt", prompt, "Prompt text")->required();
   sub->add_option("-n", n, "Tokens to generate")->capture_default_str();
   sub->add_flag("--ids", ids_only, "Print the generated token ids instead of text");
@@ -25,17 +25,18 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   sub->add_flag("--ignore-eos", ignore_eos, "Keep going past the end-of-sequence token (generation_config eos_token_id)");
   sub->add_option("--threads", threads, "Threads (default: all cores)");
-  sub->footer("Example:\n  lowbit generate ./out-W4A16 --prompt \"The capital of France is\" -n 32");
+  sub->footer("Examples:\n  lowbit generate ./out-W4A16 --prompt \"The capital of France is\" -n 32\n"
+              "  lowbit generate model-Q4_K_M.gguf --prompt \"The capital of France is\"");
   register_runner("generate", [] {
     set_threads(threads);
     if (n < 0) throw UserError("-n must be >= 0");
     auto m = exporter::load_model(model_path);
-    const auto dir = m->dir->path();
-    auto tok = tokenizer::Tokenizer::from_file(dir / "tokenizer.json");
+    const auto files = m->token_files();
+    auto tok = m->tokenizer();
     std::vector<int32_t> ids = tok.encode(prompt);
-    if (const int32_t b = tokenizer::bos_to_add(dir, tok, tokenizer::parse_bos_mode(bos)); b >= 0)
+    if (const int32_t b = tokenizer::bos_to_add(files, tok, tokenizer::parse_bos_mode(bos)); b >= 0)
       ids.insert(ids.begin(), b);
-    const auto stop = ignore_eos ? std::vector<int32_t>{} : tokenizer::eos_ids(dir);
+    const auto stop = ignore_eos ? std::vector<int32_t>{} : tokenizer::eos_ids(files);
     const auto out = engine::greedy_generate(*m->net, ids, n, stop);
     if (ids_only) {
       for (size_t i = 0; i < out.size(); ++i) std::printf(i ? ",%d" : "%d", out[i]);

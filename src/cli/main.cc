@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   cli::register_eval(app);
   cli::register_generate(app);
   cli::register_imatrix(app);
+  cli::register_convert(app);
   install_interrupt_handlers();
   try {
     app.parse(argc, argv);

@@ -153,13 +153,13 @@ CalibrationSet generate_calibration(const std::filesystem::path& model_dir, int6
   if (samples < 1) throw UserError("self:N needs N >= 1");
   if (seq_len < 16) throw UserError("--seq-len must be at least 16");
   const auto m = exporter::load_model(model_dir);
-  const auto tok = tokenizer::Tokenizer::from_file(m->dir->path() / "tokenizer.json");
-  const int32_t start = tokenizer::start_token(m->dir->path(), tok);
+  const auto tok = m->tokenizer();
+  const int32_t start = tokenizer::start_token(m->token_files(), tok);
   if (start < 0)
     throw UserError("--calib self:N: " + model_dir.string() +
                     " declares no start token (no bos_token in tokenizer_config.json, no bos_token_id in config.json) "
                     "to generate from; give a --calib file instead");
-  const auto stop = tokenizer::eos_ids(m->dir->path());
+  const auto stop = tokenizer::eos_ids(m->token_files());
   CalibrationSet set;
   Progress bar("self-calibration", uint64_t(samples), uint64_t(samples * (seq_len - 1)), progress, "samples", "tokens");
   int64_t documents = 0;

@@ -33,9 +33,18 @@ BosMode parse_bos_mode(const std::string& mode) {
   throw UserError("--bos must be auto, yes or no (got '" + mode + "')");
 }
 
+TokenFiles TokenFiles::from_dir(const fs::path& dir) {
+  return {read_json_or_null(dir / "tokenizer_config.json"), read_json_or_null(dir / "config.json"),
+          read_json_or_null(dir / "generation_config.json")};
+}
+
 int32_t bos_to_add(const fs::path& dir, const Tokenizer& tok, BosMode mode) {
+  return bos_to_add(TokenFiles::from_dir(dir), tok, mode);
+}
+
+int32_t bos_to_add(const TokenFiles& files, const Tokenizer& tok, BosMode mode) {
   if (mode == BosMode::No) return -1;
-  const json cfg = read_json_or_null(dir / "tokenizer_config.json");
+  const json& cfg = files.tokenizer_config;
   const bool add = cfg.is_object() && cfg.value("add_bos_token", false);
   if (mode == BosMode::Auto && !add) return -1;
   const int32_t id = bos_id(cfg, tok);
@@ -43,16 +52,20 @@ int32_t bos_to_add(const fs::path& dir, const Tokenizer& tok, BosMode mode) {
   return id;
 }
 
-int32_t start_token(const fs::path& dir, const Tokenizer& tok) {
-  if (const int32_t id = bos_id(read_json_or_null(dir / "tokenizer_config.json"), tok); id >= 0) return id;
-  const json model = read_json_or_null(dir / "config.json");
+int32_t start_token(const fs::path& dir, const Tokenizer& tok) { return start_token(TokenFiles::from_dir(dir), tok); }
+
+int32_t start_token(const TokenFiles& files, const Tokenizer& tok) {
+  if (const int32_t id = bos_id(files.tokenizer_config, tok); id >= 0) return id;
+  const json& model = files.config;
   if (model.contains("bos_token_id") && model["bos_token_id"].is_number_integer()) return model["bos_token_id"].get<int32_t>();
   return -1;
 }
 
-std::vector<int32_t> eos_ids(const fs::path& dir) {
-  for (const char* name : {"generation_config.json", "config.json"}) {
-    const json cfg = read_json_or_null(dir / name);
+std::vector<int32_t> eos_ids(const fs::path& dir) { return eos_ids(TokenFiles::from_dir(dir)); }
+
+std::vector<int32_t> eos_ids(const TokenFiles& files) {
+  for (const json* c : {&files.generation_config, &files.config}) {
+    const json& cfg = *c;
     if (!cfg.is_object() || !cfg.contains("eos_token_id")) continue;
     const json& e = cfg["eos_token_id"];
     std::vector<int32_t> ids;
