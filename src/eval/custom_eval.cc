@@ -202,12 +202,12 @@ bool same_output(const CustomItem& item) {
 CustomSummary summarize(const std::vector<CustomItem>& items) {
   CustomSummary s;
   s.prompts = items.size();
-  size_t passed = 0, base_passed = 0, same = 0, with_base = 0, generated = 0;
+  size_t base_passed = 0, same = 0, with_base = 0, generated = 0;
   double divergence_sum = 0, gap_sum = 0;
   for (const CustomItem& it : items) {
     if (it.model.pass) {
       ++s.checked;
-      passed += *it.model.pass;
+      s.passed += *it.model.pass;
     }
     if (!it.base) continue;
     ++with_base;
@@ -227,7 +227,7 @@ CustomSummary summarize(const std::vector<CustomItem>& items) {
       gap_sum += (*it.lp_model - *it.lp_base) / double(it.continuation_tokens);
   }
   if (s.checked > 0) {
-    s.pass_rate = double(passed) / double(s.checked);
+    s.pass_rate = double(s.passed) / double(s.checked);
     if (with_base > 0) s.base_pass_rate = double(base_passed) / double(s.checked);
   }
   if (with_base > 0) s.same_output = double(same) / double(with_base);
@@ -416,8 +416,7 @@ std::string to_text(const CustomReport& r) {
     choice_lines(it);
   }
   if (s.pass_rate) {
-    line("pass rate        %.2f %% (%zu of %zu)", 100 * *s.pass_rate, size_t(*s.pass_rate * double(s.checked) + 0.5),
-         s.checked);
+    line("pass rate        %.2f %% (%zu of %zu)", 100 * *s.pass_rate, s.passed, s.checked);
     if (s.base_pass_rate) line("   base %.2f %%", 100 * *s.base_pass_rate);
     line("\n");
   }

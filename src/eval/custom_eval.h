@@ -80,7 +80,7 @@ std::optional<int64_t> first_divergence(const std::vector<int32_t>& a, const std
 bool same_output(const CustomItem& item);
 
 struct CustomSummary {
-  size_t prompts = 0, checked = 0;
+  size_t prompts = 0, checked = 0, passed = 0;  // passed: of the checked, on this model
   std::optional<double> pass_rate, base_pass_rate;
   std::vector<std::string> regressions, fixes;  // ids, in file order
   // Drift against the base (nullopt without one, or without generating prompts).

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
+#include "engine/generate.h"
+#include "export/load_model.h"
+#include "temp_path.h"
+#include "tiny_model.h"
 
 using namespace lowbit;
 using namespace lowbit::eval;
@@ -36,6 +42,41 @@ CustomItem item(const CustomPrompt& p, std::vector<int32_t> model_tokens, std::o
     it.base->pass = base_pass;
   }
   return it;
+}
+
+struct Tiny {
+  std::unique_ptr<exporter::LoadedModel> m;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+};
+const Tiny& tiny() {
+  static Tiny t = [] {
+    fixtures::TinyModelSpec s;
+    s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 256;
+    s.tokenizer = true;  // one token per byte
+    const auto dir = fixtures::temp_path("custom-eval-model");
+    std::filesystem::remove_all(dir);
+    fixtures::write_tiny_model(dir, s);
+    Tiny r;
+    r.m = exporter::load_model(dir);
+    r.tok = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(dir / "tokenizer.json"));
+    return r;
+  }();
+  return t;
+}
+
+// Sum of log p(seq[p] | seq[0..p)) for p >= from, from one forward pass over the whole sequence.
+double from_scratch(const engine::Transformer& net, const std::vector<int32_t>& seq, size_t from) {
+  const int64_t V = net.arch().vocab;
+  const std::vector<float> logits = net.forward(seq);
+  double total = 0;
+  for (size_t p = from; p < seq.size(); ++p) {
+    const float* row = logits.data() + (p - 1) * size_t(V);
+    double mx = row[0], sum = 0;
+    for (int64_t i = 0; i < V; ++i) mx = std::max(mx, double(row[i]));
+    for (int64_t i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
+    total += double(row[seq[p]]) - mx - std::log(sum);
+  }
+  return total;
 }
 
 }  // namespace
@@ -185,6 +226,7 @@ TEST(CustomEvalCompare, RegressionsFixesAndDrift) {
   const CustomSummary s = summarize(items);
   EXPECT_EQ(s.prompts, 5u);
   EXPECT_EQ(s.checked, 4u);
+  EXPECT_EQ(s.passed, 2u);
   EXPECT_DOUBLE_EQ(*s.pass_rate, 2.0 / 4);       // b, c
   EXPECT_DOUBLE_EQ(*s.base_pass_rate, 2.0 / 4);  // a, c
   EXPECT_EQ(s.regressions, std::vector<std::string>{"a"});
@@ -271,4 +313,49 @@ TEST(CustomEvalGate, MetricsAndPlan) {
   EXPECT_FALSE(out[0].holds);
   EXPECT_TRUE(out[1].holds);
   EXPECT_FALSE(out[2].holds);
+}
+
+TEST(CustomEvalRun, ChoicesAndContinuationsEqualAForwardPassFromScratch) {
+  const auto& net = *tiny().m->net;
+  const auto& tok = *tiny().tok;
+  const CustomPrompt p = one("{\"prompt\": \"Question: which?\\nAnswer:\", \"choices\": [\" a dog\", \" a cat\", \" x\"], "
+                             "\"answer\": 1, \"max_tokens\": 6}");
+  const int32_t bos = 1;
+  const PreparedPrompt pp = prepare_prompt(p, p.prompt, tok, bos);
+  const std::vector<int32_t> prompt_ids = [&] {
+    std::vector<int32_t> v{bos};
+    for (int32_t t : tok.encode(p.prompt)) v.push_back(t);
+    return v;
+  }();
+  EXPECT_EQ(pp.ids, prompt_ids);  // the BOS first for a plain prompt
+  ASSERT_EQ(pp.choice_seqs.size(), 3u);
+  const CustomAnswer a = answer_prompt(net, tok, p, pp, {2});
+  ASSERT_EQ(a.choice_logprobs.size(), 3u);
+  for (size_t c = 0; c < 3; ++c)
+    EXPECT_NEAR(a.choice_logprobs[c], from_scratch(net, pp.choice_seqs[c], pp.ids.size()), 1e-4) << c;
+  const int best = int(std::max_element(a.choice_logprobs.begin(), a.choice_logprobs.end()) - a.choice_logprobs.begin());
+  EXPECT_EQ(a.pick, best);
+  EXPECT_EQ(a.pass, best == 1);
+  // Generation: greedy_generate's tokens (prompt has choices and max_tokens but no text check: not generated).
+  EXPECT_FALSE(p.generates());
+  EXPECT_TRUE(a.tokens.empty());
+  EXPECT_EQ(a.output, p.choices[size_t(best)]);
+
+  const CustomPrompt g = one("{\"prompt\": \"Once upon\", \"max_tokens\": 7, \"contains\": \"zzz\"}");
+  const PreparedPrompt gp = prepare_prompt(g, g.prompt, tok, -1);
+  const CustomAnswer ga = answer_prompt(net, tok, g, gp, {});
+  EXPECT_EQ(ga.tokens, engine::greedy_generate(net, gp.ids, 7, {}));
+  EXPECT_EQ(ga.tokens.size(), 7u);
+  EXPECT_EQ(ga.output, tok.decode(ga.tokens));
+  EXPECT_EQ(ga.pass, ga.output.find("zzz") != std::string::npos);
+  std::vector<int32_t> whole = gp.ids;
+  whole.insert(whole.end(), ga.tokens.begin(), ga.tokens.end());
+  EXPECT_NEAR(continuation_logprob(net, gp.ids, ga.tokens), from_scratch(net, whole, gp.ids.size()), 1e-4);
+  // A stop token ends the answer and stays out of its text.
+  size_t k = ga.tokens.size() - 1;  // the last token whose value is new there (0 if none is)
+  while (k > 0 && std::find(ga.tokens.begin(), ga.tokens.begin() + long(k), ga.tokens[k]) != ga.tokens.begin() + long(k)) --k;
+  ASSERT_GT(k, 0u) << "the greedy answer repeats one token; pick another prompt";
+  const CustomAnswer stopped = answer_prompt(net, tok, g, gp, {ga.tokens[k]});
+  EXPECT_EQ(stopped.tokens, std::vector<int32_t>(ga.tokens.begin(), ga.tokens.begin() + long(k) + 1));
+  EXPECT_EQ(stopped.output, tok.decode(std::vector<int32_t>(ga.tokens.begin(), ga.tokens.begin() + long(k))));
 }
