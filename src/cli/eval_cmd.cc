@@ -129,7 +129,7 @@ void register_eval(CLI::App& app) {
   static int64_t ctx = 512, chunks = -1, limit = 0;
   static int threads = 0;
   CLI::App* sub = app.add_subcommand(
-      "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks");
+      "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks, custom evals");
   sub->add_option("model", model_path, "Model folder (dense or quantized)")->required();
   sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
   sub->add_option("--task", tasks,
@@ -149,7 +149,7 @@ void register_eval(CLI::App& app) {
                   "Custom eval: a JSONL file, one prompt a line ({\"prompt\": ...} or chat {\"messages\": [...]}), with "
                   "optional checks expected, contains, regex, choices + answer, and max_tokens; greedy answers, the "
                   "pass rate, and with --base the regressions and the drift (docs/eval.md)");
-  sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL)");
+  sub->add_option("--base", base_path, "Original model to compare with (KLD, top-1, delta-PPL, benchmark drops, custom-eval regressions)");
   sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
   sub->add_option("--protocol", protocol,
                   "llama.cpp: chunks of --ctx, BOS first if the tokenizer adds one, score the second half; "
