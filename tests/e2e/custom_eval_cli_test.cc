@@ -285,3 +285,29 @@ TEST_F(CustomEvalCli, BadFilesFailBeforeAnyModelLoads) {
                "custom.pass_rate is measured on --prompts, which this run has not");
   EXPECT_FALSE(fs::exists(root / "nowhere"));
 }
+
+TEST_F(CustomEvalCli, WithTextAndTasksInOneRunAndOneJson) {
+  std::string t;
+  for (int i = 0; t.size() < 800; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
+  const fs::path text = root / "text.txt", hs = root / "hs.txt", f = root / "p.jsonl";
+  io::write_text_file(text, t);
+  io::write_text_file(hs, "Cooking: A man cracks eggs. he\n2\nfries them.\nsings.\neats a shell.\nthrows the pan.\n");
+  io::write_text_file(f, "{\"prompt\": \"Hello\", \"max_tokens\": 4}\n{\"prompt\": \"abc\", \"choices\": [\"d\", \"e\"], \"answer\": 0}\n");
+  const json j = eval_json(broken.string() + " --base " + model.string() + " --text " + text.string() +
+                               " --ctx 64 --task hellaswag --data hellaswag=" + hs.string() + " --prompts " + f.string() +
+                               " --gate 'kld>=0,hellaswag.acc>=0,custom.same_output>=0'",
+                           0);
+  EXPECT_TRUE(j.contains("ppl")) << j.dump();
+  EXPECT_TRUE(j["benchmarks"].contains("hellaswag"));
+  EXPECT_EQ(j["custom"]["prompts"], 2);
+  EXPECT_EQ(j["custom"]["checked"], 1);
+  EXPECT_EQ(j["custom"]["file"], f.string());
+  EXPECT_EQ(j["gate"]["conditions"].size(), 3u);
+  // The choices prompt is scored, not generated; the other has no check.
+  EXPECT_EQ(j["custom"]["items"][0]["pass"], nullptr);
+  const json& gen = j["custom"]["items"][0];
+  EXPECT_EQ(gen["same_output"].get<bool>(), gen["first_divergence"].is_null()) << gen;
+  EXPECT_TRUE(gen["base_continuation_logprob"].is_object()) << gen;
+  EXPECT_EQ(j["custom"]["items"][1]["base_continuation_logprob"], nullptr);
+  EXPECT_NE(last_out.find("custom eval      " + f.string() + " (2 prompts, 1 with checks)"), std::string::npos) << last_out;
+}
