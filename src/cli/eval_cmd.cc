@@ -1,19 +1,24 @@
 // `lowbit eval`: perplexity of a checkpoint on a text, and with --base the KL divergence,
 // top-1 agreement and RMS delta-p against the original, as llama.cpp's perplexity tool;
-// multiple-choice benchmarks (--task) by log-likelihood under llama.cpp's and lm-eval's protocols.
+// multiple-choice benchmarks (--task) by log-likelihood under llama.cpp's and lm-eval's protocols;
+// custom evals (--prompts): the user's prompts with checks, regressions against the base.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/runner.h"
+#include "chat/chat_template.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "eval/benchmark_report.h"
 #include "eval/benchmarks.h"
+#include "eval/custom_eval.h"
 #include "eval/gate.h"
 #include "eval/multiple_choice.h"
 #include "eval/perplexity.h"
@@ -91,17 +96,43 @@ eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const e
   return r;
 }
 
+// Each prompt's text as the model sees it: chat messages through the template of `dir` (the folder
+// whose tokenizer the run uses), read before any model loads.
+std::vector<std::string> custom_prompt_texts(const std::vector<eval::CustomPrompt>& prompts, const std::string& file,
+                                             const fs::path& dir) {
+  std::optional<chat::ChatTemplate> tmpl;
+  std::vector<std::string> out;
+  for (const eval::CustomPrompt& p : prompts) {
+    const std::string where = file + ":" + std::to_string(p.line);
+    out.push_back(eval::prompt_text(p, [&](const nlohmann::ordered_json& messages) {
+      if (fs::is_regular_file(dir))
+        throw UserError(where + ": chat \"messages\" with a .gguf model are not supported yet (lowbit convert " +
+                        dir.string() + " to a folder, or give --base the original folder)");
+      if (!tmpl) tmpl = chat::ChatTemplate::from_model_dir(dir);
+      if (!tmpl)
+        throw UserError(where + ": chat \"messages\" need the model's chat template, and " + dir.string() +
+                        " has none (no chat_template.jinja, no chat_template in tokenizer_config.json)");
+      try {
+        return tmpl->render(messages, true);
+      } catch (const UserError& e) {
+        throw UserError(where + ": " + e.what());
+      }
+    }));
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
   static std::string save_logits, base_logits;
-  static std::string tasks, gate;
+  static std::string tasks, gate, prompts_path;
   static std::vector<std::string> data;
   static int64_t ctx = 512, chunks = -1, limit = 0;
   static int threads = 0;
   CLI::App* sub = app.add_subcommand(
-      "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks");
+      "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks, custom evals");
   sub->add_option("model", model_path, "Model folder (dense or quantized) or .gguf file")->required();
   sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
   sub->add_option("--task", tasks,
@@ -117,7 +148,13 @@ void register_eval(CLI::App& app) {
                   "Benchmark files: a folder (hellaswag_val_full.txt, winogrande/winogrande-debiased-eval.csv or "
                   "winogrande/dev.jsonl, arc/ARC-Easy-Test.jsonl, arc/ARC-Challenge-Test.jsonl, mmlu/{test,dev}/), "
                   "or TASK=FILE (mmlu=FOLDER); repeatable");
-  sub->add_option("--base", base_path, "Original model (folder or .gguf) to compare with (KLD, top-1, delta-PPL)");
+  sub->add_option("--prompts", prompts_path,
+                  "Custom eval: a JSONL file, one prompt a line ({\"prompt\": ...} or chat {\"messages\": [...]}), with "
+                  "optional checks expected, contains, regex, choices + answer, and max_tokens; greedy answers, the "
+                  "pass rate, and with --base the regressions and the drift (docs/eval.md)");
+  sub->add_option("--base", base_path,
+                  "Original model (folder or .gguf) to compare with (KLD, top-1, delta-PPL, benchmark drops, custom-eval "
+                  "regressions)");
   sub->add_option("--ctx", ctx, "Context length per chunk")->capture_default_str();
   sub->add_option("--protocol", protocol,
                   "llama.cpp: chunks of --ctx, BOS first if the tokenizer adds one, score the second half; "
@@ -137,7 +174,8 @@ void register_eval(CLI::App& app) {
   sub->add_option("--gate", gate,
                   "Conditions that must hold, comma-separated: METRIC OP BOUND with OP <= < >= > ==, BOUND a number "
                   "or 'noise' (the verdict is not worse); metrics ppl, dppl, ppl_ratio, ln_ppl_ratio, kld, kld_p99, "
-                  "top1, rms_dp, base_ppl, TASK.acc, TASK.drop, TASK.base_acc, TASK.PROTOCOL.acc. Exit 3 when one "
+                  "top1, rms_dp, base_ppl, TASK.acc, TASK.drop, TASK.base_acc, TASK.PROTOCOL.acc, custom.regressions, "
+                  "custom.pass_rate, custom.same_output. Exit 3 when one "
                   "fails (docs/eval.md)");
   sub->footer(
       "Examples:\n"
@@ -152,10 +190,13 @@ void register_eval(CLI::App& app) {
       "      --limit 500 --data ../shared/data/benchmarks   # lm-eval's arc_easy, arc_challenge, mmlu (0/5-shot)\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag --limit 400 \\\n"
       "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
-      "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input");
+      "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --prompts my-product-evals.jsonl \\\n"
+      "      --gate 'custom.regressions==0'   # custom eval: exit 3 when a prompt passes on the base only");
   register_runner("eval", [] {
     set_threads(threads);
-    if (text_path.empty() && tasks.empty()) throw UserError("eval needs --text FILE, --task NAMES, or both");
+    if (text_path.empty() && tasks.empty() && prompts_path.empty())
+      throw UserError("eval needs --text FILE, --task NAMES or --prompts FILE.jsonl (or several)");
     if (tasks.empty() && (limit > 0 || !data.empty())) throw UserError("--limit and --data go with --task");
     if (text_path.empty() && (!save_logits.empty() || !base_logits.empty()))
       throw UserError("--save-logits and --base-logits go with --text");
@@ -166,6 +207,14 @@ void register_eval(CLI::App& app) {
         const fs::path file = task_file(which, data);
         bench.push_back({which, file, eval::read_tasks(which, file)});
       }
+    // The prompts and their chat rendering too.
+    std::vector<eval::CustomPrompt> custom;
+    std::vector<std::string> custom_texts;
+    if (!prompts_path.empty()) {
+      custom = eval::read_custom_prompts(prompts_path);
+      const bool own = fs::exists(fs::path(model_path) / "tokenizer.json") || base_path.empty();
+      custom_texts = custom_prompt_texts(custom, prompts_path, own ? fs::path(model_path) : fs::path(base_path));
+    }
     // The gate is checked against what this run measures before a model loads, so a typo fails fast.
     std::vector<eval::GateCondition> gate_conditions;
     if (!gate.empty()) {
@@ -177,6 +226,8 @@ void register_eval(CLI::App& app) {
       for (const BenchmarkInput& in : bench)
         for (eval::McMetric metric : eval::metrics_of(in.benchmark))
           plan.tasks[eval::to_string(in.benchmark)].push_back(eval::to_string(metric));
+      plan.custom = !custom.empty();
+      plan.custom_checks = std::any_of(custom.begin(), custom.end(), [](const auto& p) { return p.has_checks(); });
       eval::check_gate(gate_conditions, plan);
     }
     eval::Measurements measured;
@@ -243,6 +294,16 @@ void register_eval(CLI::App& app) {
       if (json_out.is_null()) json_out = j;
       else json_out["benchmarks"] = j["benchmarks"];
     }
+    if (!custom.empty()) {
+      const eval::CustomReport rep = eval::run_custom_eval(prompts_path, custom, custom_texts, *m->net,
+                                                           b ? b->net.get() : nullptr, tok, bos_id,
+                                                           tokenizer::eos_ids(tok_model.token_files()));
+      std::printf("%s%s", json_out.is_null() ? "" : "\n", eval::to_text(rep).c_str());
+      if (json_out.is_null()) json_out = {{"model", model_path}};
+      if (!base_path.empty()) json_out["base"] = base_path;
+      json_out["custom"] = eval::to_json(rep);
+      eval::add_measurements(rep, measured);
+    }
     bool gate_holds = true;
     if (!gate_conditions.empty()) {
       const std::vector<eval::GateOutcome> outcomes = eval::evaluate_gate(gate_conditions, measured);
@@ -250,7 +311,7 @@ void register_eval(CLI::App& app) {
       for (const eval::GateOutcome& g : outcomes) gate_holds = gate_holds && g.holds;
       json_out["gate"] = {{"expression", gate}, {"holds", gate_holds}, {"conditions", eval::gate_json(outcomes)}};
     }
-    if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2) + "\n");
+    if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::fflush(stdout);  // the report before the failure line when both go to one pipe
     if (!gate_holds) std::fprintf(stderr, "gate failed: %s\n", gate.c_str());
     return gate_holds ? 0 : 3;

@@ -11,7 +11,7 @@ namespace lowbit::eval {
 
 namespace {
 
-// The metrics of a --text run; a table so a new metric (custom.regressions, next) is a row.
+// The metrics of a --text run; a table so a new metric is a row.
 struct MetricInfo {
   const char* name;
   bool needs_base, has_verdict, higher_is_worse;
@@ -20,6 +20,12 @@ constexpr MetricInfo kTextMetrics[] = {
     {"ppl", false, false, true},         {"base_ppl", true, false, true}, {"dppl", true, true, true},
     {"ppl_ratio", true, true, true},     {"ln_ppl_ratio", true, true, true}, {"kld", true, true, true},
     {"kld_p99", true, false, true},      {"top1", true, true, false},    {"rms_dp", true, false, true},
+};
+// The custom eval's (--prompts): counts and fractions, without a noise verdict.
+constexpr MetricInfo kCustomMetrics[] = {
+    {"custom.regressions", true, false, true},
+    {"custom.pass_rate", false, false, false},
+    {"custom.same_output", true, false, false},
 };
 constexpr MetricInfo kTaskQuantities[] = {
     {"acc", false, true, false},
@@ -30,6 +36,7 @@ constexpr MetricInfo kTaskQuantities[] = {
 std::string known_metrics() {
   std::string s;
   for (const MetricInfo& m : kTextMetrics) s += std::string(s.empty() ? "" : ", ") + m.name;
+  for (const MetricInfo& m : kCustomMetrics) s += std::string(", ") + m.name;
   for (const MetricInfo& q : kTaskQuantities) s += std::string(", <task>.") + q.name;
   return s + ", <task>.<protocol>.acc|base_acc|drop";
 }
@@ -40,6 +47,9 @@ const MetricInfo* find(const MetricInfo* begin, const MetricInfo* end, const std
 }
 const MetricInfo* text_metric(const std::string& name) {
   return find(std::begin(kTextMetrics), std::end(kTextMetrics), name);
+}
+const MetricInfo* custom_metric(const std::string& name) {
+  return find(std::begin(kCustomMetrics), std::end(kCustomMetrics), name);
 }
 // The quantity of a task metric (the part after its last dot), or null.
 const MetricInfo* task_quantity(const std::string& name) {
@@ -97,7 +107,7 @@ std::vector<GateCondition> parse_gate(const std::string& expr) {
       if (end != bound.c_str() + bound.size() || errno != 0 || !std::isfinite(c.bound))
         throw UserError(where + "'" + bound + "' is neither a number nor 'noise'");
     }
-    if (!text_metric(c.metric) && !task_quantity(c.metric))
+    if (!text_metric(c.metric) && !custom_metric(c.metric) && !task_quantity(c.metric))
       throw UserError(where + "unknown metric '" + c.metric + "' (known: " + known_metrics() + ")");
     out.push_back(c);
     if (comma == std::string::npos) break;
@@ -112,6 +122,11 @@ void check_gate(std::vector<GateCondition>& conditions, const GatePlan& plan) {
     const MetricInfo* info = text_metric(c.metric);
     if (info) {
       if (!plan.text) throw UserError(where + c.metric + " is measured on --text, which this run has not");
+    } else if ((info = custom_metric(c.metric))) {
+      if (!plan.custom) throw UserError(where + c.metric + " is measured on --prompts, which this run has not");
+      if (info->name == std::string("custom.pass_rate") && !plan.custom_checks)
+        throw UserError(where + "no prompt of --prompts has a check (expected, contains, regex, choices)");
+      if (c.noise) throw UserError(where + info->name + std::string(" has no noise verdict (a number only)"));
     } else {
       info = task_quantity(c.metric);
       const size_t first_dot = c.metric.find('.'), last_dot = c.metric.rfind('.');

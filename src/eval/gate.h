@@ -4,8 +4,9 @@
 //   condition := metric op bound          (spaces allowed around the parts)
 //   op        := "<=" | "<" | ">=" | ">" | "=="
 //   bound     := number | "noise"
-//   metric    := text-metric | task "." [protocol "."] quantity
+//   metric    := text-metric | custom-metric | task "." [protocol "."] quantity
 //   text-metric := ppl | base_ppl | dppl | ppl_ratio | ln_ppl_ratio | kld | kld_p99 | top1 | rms_dp
+//   custom-metric := custom.regressions | custom.pass_rate | custom.same_output   (--prompts)
 //   quantity  := acc | base_acc | drop    (fractions; drop = base acc - acc)
 // "noise" compares the metric's verdict instead of its value: `<= noise` on a metric where higher
 // is worse (`>= noise` where lower is worse) holds when the verdict is not `worse`; `== noise`
@@ -42,6 +43,8 @@ struct GatePlan {
   bool task_base = false;  // --base: the benchmarks against the base (--base-logits holds no tasks)
   // Each --task benchmark and its protocols, the first being the default of "<task>.acc".
   std::map<std::string, std::vector<std::string>> tasks;
+  bool custom = false;         // --prompts
+  bool custom_checks = false;  // ... and some prompt has checks (custom.pass_rate is measured)
 };
 // Refuses (UserError) a condition on a metric the run will not measure, or "noise" on a metric
 // without a verdict or against its direction; fills in the default protocol of task metrics.

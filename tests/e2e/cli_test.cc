@@ -860,7 +860,7 @@ TEST_F(Cli, EvalTasksScoresBenchmarksAndRefusesBadTaskInput) {
   };
   expect_fail("--task mmlux --data " + data.string(), "unknown task 'mmlux' (known: hellaswag, winogrande, arc-easy, arc-challenge, mmlu, mmlu:5shot)");
   expect_fail("--task hellaswag", "--task needs --data");
-  expect_fail("", "eval needs --text FILE, --task NAMES, or both");
+  expect_fail("", "eval needs --text FILE, --task NAMES or --prompts FILE.jsonl");
   expect_fail("--task winogrande --data " + (root / "nowhere").string(), "not a folder");
   std::ofstream(root / "bad.txt") << "ctx\n7\na\nb\nc\nd\n";
   expect_fail("--task hellaswag --data hellaswag=" + (root / "bad.txt").string(), "bad.txt:2: gold label '7'");
