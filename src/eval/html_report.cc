@@ -153,6 +153,8 @@ pre{background:#f3f5f7;border:1px solid #e3e7eb;padding:6px 8px;white-space:pre-
 table.side{width:100%;table-layout:fixed}
 table.side td{width:50%}
 details summary{cursor:pointer;margin:8px 0}
+.pair{display:flex;flex-wrap:wrap;gap:0 20px}
+.pair section{flex:1 1 520px;min-width:0}
 footer{margin-top:32px;color:#8a939c;font-size:.85em}
 )";
 
@@ -464,8 +466,8 @@ void benchmark_section(Page& p, const json& r) {
     }
   }
   if (bars.empty()) return;
-  const double group = 78;
-  Frame f{std::max(760.0, 64 + 20 + group * double(bars.size())), 330};
+  const double group = 110;
+  Frame f{std::clamp(84 + group * double(bars.size()), 560.0, 1100.0), 330};
   f.bottom = 70;
   p << "<section id=\"benchmarks\">\n<h2>Benchmarks</h2>\n";
   p << svg_open("benchmark-bars", f, "benchmark accuracy, base and quantized, with 95 % intervals");
@@ -548,7 +550,7 @@ void kld_histogram_section(Page& p, const json& r) {
     most = std::max(most, c.back());
   }
   if (total <= 0) return;
-  Frame f{760, 320};
+  Frame f{540, 320};
   f.bottom = 52, f.top = 36;  // the markers' labels above the bars
   p << "<section id=\"kld-distribution\">\n<h2>KLD distribution</h2>\n";
   p << svg_open("kld-histogram", f, "histogram of the per-token KL divergence, log-spaced bins");
@@ -601,8 +603,8 @@ void kld_chunks_section(Page& p, const json& r) {
   std::vector<double> v;
   for (const json& x : *ks) v.push_back(x.is_number() ? x.get<double>() : 0.0);
   const double most = *std::max_element(v.begin(), v.end());
-  Frame f{760, 280};
-  f.bottom = 48;
+  Frame f{540, 320};
+  f.bottom = 52, f.top = 36;
   p << "<section id=\"kld-along-text\">\n<h2>KLD along the text</h2>\n";
   p << svg_open("kld-chunks", f, "mean KL divergence of each chunk of the text");
   const YRange yr = y_axis(p, f, 0, most * 1.05, "mean KLD (nats)");
@@ -685,7 +687,7 @@ void weight_error_section(Page& p, const json* qr) {
     double most = 0, least = HUGE_VAL;
     for (const auto& [k, per] : series)
       for (const auto& [l, sc] : per) most = std::max(most, sc.first / sc.second), least = std::min(least, sc.first / sc.second);
-    Frame f{760, 320};
+    Frame f{1100, 360};
     f.bottom = 56;
     p << svg_open("weight-error-plot", f, "relative weight error of each module kind over the layers");
     // Not from zero: the differences between layers and kinds are the point.
@@ -865,8 +867,10 @@ std::string html_report(const json& r, const json* qr) {
   gate_section(p, r);
   verdict_section(p, r);
   benchmark_section(p, r);
+  p << "<div class=\"pair\">\n";  // the two KLD plots side by side on a wide screen
   kld_histogram_section(p, r);
   kld_chunks_section(p, r);
+  p << "</div>\n";
   weight_error_section(p, qr);
   custom_section(p, r);
   inputs_section(p, r, qr);
