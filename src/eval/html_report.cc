@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "eval/stats.h"
@@ -232,6 +233,7 @@ const char* kModelColor = "#e07b39";
 // ---- Sections.
 
 struct Row {
+  Row(std::string shown, std::string data_key) : metric(std::move(shown)), key(std::move(data_key)) {}
   std::string metric, key;  // shown name, data-metric
   std::optional<double> base, model, diff;
   std::string base_text, model_text, diff_text, ci_text, verdict;
@@ -442,6 +444,7 @@ void gate_section(Page& p, const json& r) {
 }
 
 struct Bar {
+  Bar(std::string b, std::string p) : bench(std::move(b)), proto(std::move(p)) {}
   std::string bench, proto, verdict;
   std::optional<double> base, base_se, model, model_se;
 };

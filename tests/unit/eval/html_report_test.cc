@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <random>
 #include <regex>
 #include <string>
 #include <vector>
@@ -179,6 +181,64 @@ TEST(HtmlReport, EscapingKeepsMarkupAsTextAndRepairsBadUtf8) {
   EXPECT_EQ(html_escape("\xED\xA0\x80"), fffd + fffd + fffd);  // a UTF-16 surrogate
   EXPECT_EQ(html_escape(std::string("x\x01y\x7F", 4)), "x" + fffd + "y" + fffd);
   EXPECT_EQ(html_escape("\xC2\x85"), fffd);  // C1 control
+}
+
+// The code points of UTF-8 text, decoded by value (overlong forms, surrogates and values past
+// U+10FFFF refused), or nothing when the bytes are not UTF-8.
+std::optional<std::vector<uint32_t>> decode_utf8(const std::string& s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    const auto b = uint8_t(s[i]);
+    const int len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + size_t(len) > s.size()) return std::nullopt;
+    uint32_t cp = len == 1 ? b : b & (0x7F >> len);
+    for (int k = 1; k < len; ++k) {
+      const auto c = uint8_t(s[i + size_t(k)]);
+      if ((c >> 6) != 2) return std::nullopt;
+      cp = cp << 6 | (c & 0x3F);
+    }
+    static const uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_of[len] || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return std::nullopt;
+    out.push_back(cp);
+    i += size_t(len);
+  }
+  return out;
+}
+
+TEST(HtmlReport, EscapingAnyBytesGivesCleanTextAndLeavesCleanTextAlone) {
+  std::mt19937 rng(7);
+  int clean_inputs = 0;
+  const std::string interesting = "<>&\"'\t\n\x01\x7F\xC2\x85\xC3\xA9\xE2\x82\xAC\xED\xA0\x80\xF0\x9F\x98\x80\xF4\x90\xC0\xFF";
+  for (int t = 0; t < 5000; ++t) {
+    std::string in;
+    for (size_t n = rng() % 20; n > 0; --n)
+      in += rng() % 2 ? char(rng() % 256) : interesting[rng() % interesting.size()];
+    const std::string out = html_escape(in);
+    const auto cps = decode_utf8(out);
+    ASSERT_TRUE(cps.has_value()) << "not UTF-8 for input of " << in.size() << " bytes";
+    for (uint32_t cp : *cps) {
+      EXPECT_FALSE((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp < 0xA0)) << cp;
+      EXPECT_TRUE(cp != '<' && cp != '>' && cp != '"' && cp != '\'') << cp;
+    }
+    for (size_t at = out.find('&'); at != std::string::npos; at = out.find('&', at + 1)) {
+      const std::string e = out.substr(at, 6);
+      EXPECT_TRUE(e.rfind("&amp;", 0) == 0 || e.rfind("&lt;", 0) == 0 || e.rfind("&gt;", 0) == 0 ||
+                  e.rfind("&quot;", 0) == 0 || e.rfind("&#39;", 0) == 0)
+          << e;
+    }
+    // Clean input comes back byte for byte.
+    if (const auto in_cps = decode_utf8(in)) {
+      bool clean = true;
+      for (uint32_t cp : *in_cps)
+        clean = clean && !((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || (cp >= 0x7F && cp < 0xA0)) &&
+                !(cp < 0x80 && interesting.substr(0, 5).find(char(cp)) != std::string::npos);
+      if (clean) {
+        EXPECT_EQ(out, in);
+        ++clean_inputs;
+      }
+    }
+  }
+  EXPECT_GT(clean_inputs, 300);  // the round trip was exercised
 }
 
 TEST(HtmlReport, TheWellFormednessCheckCatchesBrokenMarkup) {
