@@ -760,6 +760,7 @@ void custom_item(Page& p, const json& it, const std::string& kind) {
   if (const json* lp = field(it, "base_continuation_logprob"))
     if (const auto m = number(*lp, "model"), b = number(*lp, "base"); m && b)
       facts += "log-prob of the base's continuation: quantized " + fmt("%.3f", *m) + ", base " + fmt("%.3f", *b);
+  while (!facts.empty() && (facts.back() == ' ' || facts.back() == ';')) facts.pop_back();
   if (!facts.empty()) p << "<p class=\"note\">" + esc(facts) + "</p>\n";
   p << "</div>\n";
 }

@@ -381,6 +381,7 @@ TEST(HtmlReport, CustomEvalShowsRegressionsAndFixesSideBySide) {
   EXPECT_NE(card.find("quantized -7.500, base -1.250"), std::string::npos);
   EXPECT_NE(html.find("Regressions (pass on the base, fail quantized): 1</h3>"), std::string::npos);
   EXPECT_EQ(count(html, "<div class=\"item fix\" data-id=\"p-fix\">"), 1u);
+  EXPECT_NE(html.find("checks: expected:4; first different token: 0</p>"), std::string::npos);
   // The other changed answer, collapsed; the unchanged one not shown; a missing base output is a dash.
   EXPECT_NE(html.find("<details id=\"custom-changed\"><summary>1 other prompts whose output changed"), std::string::npos);
   EXPECT_EQ(count(html, "data-id=\"p-drift\""), 1u);
