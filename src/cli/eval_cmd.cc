@@ -20,6 +20,7 @@
 #include "eval/benchmarks.h"
 #include "eval/custom_eval.h"
 #include "eval/gate.h"
+#include "eval/html_report.h"
 #include "eval/multiple_choice.h"
 #include "eval/perplexity.h"
 #include "eval/report.h"
@@ -122,11 +123,32 @@ std::vector<std::string> custom_prompt_texts(const std::vector<eval::CustomPromp
   return out;
 }
 
+// What `lowbit quantize` wrote beside the weights, when the model folder has it: recipe.yaml
+// (into --json) and, for --report, quantization_report.json (the weight-error plot).
+struct CheckpointRecord {
+  std::string recipe;
+  std::optional<nlohmann::json> quantization_report;
+};
+CheckpointRecord read_checkpoint_record(const fs::path& model, bool with_report) {
+  CheckpointRecord r;
+  if (!fs::is_directory(model)) return r;
+  if (fs::is_regular_file(model / "recipe.yaml")) r.recipe = io::read_text_file(model / "recipe.yaml");
+  const fs::path q = model / "quantization_report.json";
+  if (with_report && fs::is_regular_file(q)) {
+    try {
+      r.quantization_report = nlohmann::json::parse(io::read_text_file(q));
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(q.string() + ": not valid JSON (" + e.what() + ")");
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
   static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
-  static std::string save_logits, base_logits;
+  static std::string save_logits, base_logits, report_path;
   static std::string tasks, gate, prompts_path;
   static std::vector<std::string> data;
   static int64_t ctx = 512, chunks = -1, limit = 0;
@@ -170,6 +192,9 @@ void register_eval(CLI::App& app) {
   sub->add_option("--base-logits", base_logits, "KLD against log-probs saved by --save-logits (instead of --base)")
       ->excludes("--base");
   sub->add_option("--json", json_path, "Also write the results as JSON");
+  sub->add_option("--report", report_path,
+                  "Also write a self-contained HTML report (verdict table, benchmark bars, KLD plots, per-layer "
+                  "weight error from the checkpoint's quantization_report.json; docs/eval.md)");
   sub->add_option("--threads", threads, "Threads (default: all cores)");
   sub->add_option("--gate", gate,
                   "Conditions that must hold, comma-separated: METRIC OP BOUND with OP <= < >= > ==, BOUND a number "
@@ -188,6 +213,8 @@ void register_eval(CLI::App& app) {
       "      --data ../shared/data/benchmarks       # = llama-perplexity --hellaswag-tasks 400 / --winogrande-tasks 400\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --task arc-easy,arc-challenge,mmlu,mmlu:5shot \\\n"
       "      --limit 500 --data ../shared/data/benchmarks   # lm-eval's arc_easy, arc_challenge, mmlu (0/5-shot)\n"
+      "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag,arc-easy \\\n"
+      "      --limit 200 --data ../shared/data/benchmarks --json report.json --report report.html\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag --limit 400 \\\n"
       "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
       "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input\n"
@@ -230,6 +257,10 @@ void register_eval(CLI::App& app) {
       plan.custom_checks = std::any_of(custom.begin(), custom.end(), [](const auto& p) { return p.has_checks(); });
       eval::check_gate(gate_conditions, plan);
     }
+    // Outputs are checked before a model loads, written whole at the end.
+    if (!json_path.empty()) io::check_output_file(json_path, "--json");
+    if (!report_path.empty()) io::check_output_file(report_path, "--report");
+    const CheckpointRecord record = read_checkpoint_record(model_path, !report_path.empty());
     eval::Measurements measured;
     auto m = exporter::load_model(model_path);
     std::unique_ptr<exporter::LoadedModel> b;
@@ -243,7 +274,8 @@ void register_eval(CLI::App& app) {
     const int32_t bos_id = tokenizer::bos_to_add(tok_model.token_files(), tok, tokenizer::parse_bos_mode(bos));
     nlohmann::json json_out;
     if (!text_path.empty()) {
-      const auto tokens = tok.encode(io::read_text_file(text_path, 1u << 30));
+      const std::string text = io::read_text_file(text_path, 1u << 30);
+      const auto tokens = tok.encode(text);
       eval::EvalOptions o;
       o.ctx = ctx;
       o.protocol = eval::parse_protocol(protocol);
@@ -267,6 +299,7 @@ void register_eval(CLI::App& app) {
       progress.finish();
       rep.model = model_path;
       rep.text = text_path;
+      rep.text_sha256 = io::sha256_hex(text.data(), text.size());
       rep.base = base_lp ? base_logits : base_path;
       rep.text_tokens = int64_t(tokens.size());
       rep.ctx = ctx;
@@ -311,7 +344,11 @@ void register_eval(CLI::App& app) {
       for (const eval::GateOutcome& g : outcomes) gate_holds = gate_holds && g.holds;
       json_out["gate"] = {{"expression", gate}, {"holds", gate_holds}, {"conditions", eval::gate_json(outcomes)}};
     }
-    if (!json_path.empty()) io::write_text_file(json_path, json_out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    json_out["lowbit"] = eval::run_info();
+    if (!record.recipe.empty()) json_out["recipe"] = record.recipe;
+    if (!json_path.empty()) io::write_text_file_atomic(json_path, json_out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    if (!report_path.empty())
+      io::write_text_file_atomic(report_path, eval::html_report(json_out, record.quantization_report ? &*record.quantization_report : nullptr));
     std::fflush(stdout);  // the report before the failure line when both go to one pipe
     if (!gate_holds) std::fprintf(stderr, "gate failed: %s\n", gate.c_str());
     return gate_holds ? 0 : 3;

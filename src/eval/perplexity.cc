@@ -40,6 +40,23 @@ struct PositionStats {
 };
 }  // namespace
 
+const std::vector<double>& kld_bin_edges() {
+  static const std::vector<double> edges = [] {
+    std::vector<double> e;
+    for (int i = 0; i <= 32; ++i) e.push_back(std::pow(10.0, -6.0 + i / 4.0));
+    return e;
+  }();
+  return edges;
+}
+
+size_t kld_bin(double kld) {
+  const auto& e = kld_bin_edges();
+  // Compared with the stored edges, not through log10, so a value on an edge lands where the
+  // edges say; NaN (never expected) goes to the last bin rather than vanishing.
+  if (std::isnan(kld)) return e.size();
+  return size_t(std::upper_bound(e.begin(), e.end(), kld) - e.begin());
+}
+
 Chunks chunks_for(const std::vector<int32_t>& tokens, const EvalOptions& o) {
   int64_t limit = o.max_chunks;
   if (o.base_logits) {
@@ -81,7 +98,8 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
   }
   Mean nll, base_nll, kld, same_top, dp;
   PairedMoments nll_pairs;
-  std::vector<double> kld_all;
+  std::vector<double> kld_all, kld_per_chunk;
+  std::vector<int64_t> kld_histogram(kld_bin_edges().size() + 1, 0);
   for (int64_t c = 0; c < chunks; ++c) {
     const std::vector<int32_t>& chunk = ch.tokens[size_t(c)];
     if (bf && !std::equal(chunk.begin(), chunk.end(), bf->chunk_tokens(uint32_t(c))))
@@ -126,6 +144,7 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
       }
     }
     if (save) save->write_rows(encoded.data(), size_t(rows));
+    double chunk_kld = 0;
     for (const PositionStats& p : st) {
       nll.add(p.nll);
       if (!has_base) continue;
@@ -133,9 +152,12 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
       nll_pairs.add(p.nll, p.base_nll);
       kld.add(p.kld);
       kld_all.push_back(p.kld);
+      chunk_kld += p.kld;
+      ++kld_histogram[kld_bin(p.kld)];
       same_top.add(p.same_top ? 1.0 : 0.0);
       dp.add(p.dp * p.dp);
     }
+    if (has_base) kld_per_chunk.push_back(rows > 0 ? chunk_kld / double(rows) : 0.0);
     if (progress) progress(c + 1, chunks);
   }
   EvalResult r;
@@ -156,6 +178,8 @@ EvalResult evaluate(const Chunks& ch, int64_t vocab, const LogitsFn& logits, con
     r.top1_stderr = same_top.stderr_of_mean();
     r.nll_pairs = nll_pairs;
     r.rms_dp = std::sqrt(dp.mean());
+    r.kld_histogram = std::move(kld_histogram);
+    r.kld_per_chunk = std::move(kld_per_chunk);
   }
   return r;
 }

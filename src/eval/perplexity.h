@@ -36,7 +36,17 @@ struct EvalResult {
   // Per-token NLLs of the model (x) and the base (y) on the same tokens: the paired errors of
   // delta-PPL and ln(PPL ratio) (eval::compare_ppl).
   PairedMoments nll_pairs;
+  // For the report's plots: the per-token KLD counted in kld_bin_edges()'s bins, and its mean
+  // over each chunk's scored tokens (in chunk order).
+  std::vector<int64_t> kld_histogram;
+  std::vector<double> kld_per_chunk;
 };
+
+// Fixed bins of the per-token KLD, log-spaced, 4 per decade: edges 10^(-6 + i/4), i = 0..32
+// (1e-6 to 100 nats). Bin 0 counts KLD below 1e-6 (zero and rounding included), bin i in
+// [edge[i-1], edge[i]), the last bin (33) KLD of 100 or more. Fixed, so runs compare bin by bin.
+const std::vector<double>& kld_bin_edges();
+size_t kld_bin(double kld);  // the bin of one value, 0..kld_bin_edges().size()
 
 // `logits(chunk_tokens, first)` returns the [n - first, vocab] logits of positions
 // [first, n); `base` likewise (or empty). `progress` is called after each chunk with

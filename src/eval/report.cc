@@ -1,6 +1,7 @@
 #include "eval/report.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "eval/verdicts.h"
 
@@ -45,6 +46,7 @@ json to_json(const EvalReport& rep) {
   json j{{"model", rep.model}, {"text", rep.text}, {"ctx", rep.ctx}, {"protocol", to_string(rep.protocol)},
          {"chunks", r.chunks}, {"tokens_scored", r.tokens_scored}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr},
          {"bos", rep.bos}};
+  if (!rep.text_sha256.empty()) j["text_sha256"] = rep.text_sha256;
   if (r.has_base) {
     j["base"] = rep.base;
     j["base_ppl"] = r.base_ppl;
@@ -56,8 +58,21 @@ json to_json(const EvalReport& rep) {
     j["kld_stderr"] = r.kld_stderr;
     j["top1_stderr"] = r.top1_stderr;
     j["against_base"] = text_comparison_json(r);
+    // The distribution of the per-token KLD (fixed bins: eval::kld_bin_edges) and its mean
+    // per chunk along the text: what the HTML report plots.
+    j["kld_histogram"] = {{"edges", kld_bin_edges()}, {"counts", r.kld_histogram}};
+    j["kld_per_chunk"] = r.kld_per_chunk;
   }
   return j;
+}
+
+json run_info() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return json{{"version", LOWBIT_VERSION}, {"date", date}};
 }
 
 }  // namespace lowbit::eval

@@ -175,4 +175,37 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
   w.close();
 }
 
+void check_output_file(const std::filesystem::path& path, const std::string& what) {
+  namespace fs = std::filesystem;
+  const fs::path abs = fs::absolute(path).lexically_normal();
+  std::error_code ec;
+  if (fs::is_directory(abs, ec)) throw UserError(what + " " + path.string() + ": is a folder, expected a file path");
+  const fs::path dir = abs.parent_path();
+  if (!fs::is_directory(dir, ec)) throw UserError(what + " " + path.string() + ": folder " + dir.string() + " does not exist");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw UserError(what + " " + path.string() + ": cannot write in " + dir.string() + ": " + std::strerror(errno));
+}
+
+void write_text_file_atomic(const std::filesystem::path& path, const std::string& text) {
+  namespace fs = std::filesystem;
+  const fs::path abs = fs::absolute(path).lexically_normal();
+  const fs::path tmp = abs.parent_path() / ("." + abs.filename().string() + ".lowbit-tmp-" + std::to_string(getpid()));
+  try {
+    write_text_file(tmp, text);
+    std::error_code ec;
+    fs::rename(tmp, abs, ec);
+    if (ec) throw UserError(path.string() + ": cannot move the finished file into place: " + ec.message());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw;
+  }
+  // the rename itself reaches the disk only with its folder
+  const int dir = ::open(abs.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+}
+
 }  // namespace lowbit::io

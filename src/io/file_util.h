@@ -58,5 +58,11 @@ std::string read_text_file(const std::filesystem::path& path, size_t max_bytes =
 std::string sha256_hex(const void* data, size_t size);
 std::string file_sha256(const std::filesystem::path& path);
 void write_text_file(const std::filesystem::path& path, const std::string& text);
+// The same, whole or not at all: a hidden temporary sibling, synced, renamed over `path` (and
+// removed when anything fails), so a reader never sees half a file.
+void write_text_file_atomic(const std::filesystem::path& path, const std::string& text);
+// Before the work that produces it: `path` can be written as a file (its folder exists and is
+// writable, it is not a folder itself). UserError "WHAT PATH: ..." otherwise.
+void check_output_file(const std::filesystem::path& path, const std::string& what);
 
 }  // namespace lowbit::io
