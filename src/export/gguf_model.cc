@@ -138,14 +138,14 @@ json llama3_rope_scaling(const io::GgufFile& f, const io::GgufTensorInfo& t, int
 }
 
 // Hugging Face's spelling of a pre-tokenizer llama.cpp knows by name (tokenizer.ggml.pre).
-const char* const kGpt2Split = nullptr;  // ByteLevel's own regex
-const char* const kLlama3Split =
+constexpr const char* kGpt2Split = nullptr;  // ByteLevel's own regex
+constexpr const char* kLlama3Split =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const char* const kQwen2Split =
+constexpr const char* kQwen2Split =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const char* const kTekkenSplit =
+constexpr const char* kTekkenSplit =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
     "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
@@ -434,7 +434,7 @@ std::vector<float> gguf_param_f32(const io::GgufFile& f, const GgufParam& p) {
 }
 
 GgufWeights::GgufWeights(const io::GgufFile& f, const std::string& a, const model::Architecture& arch)
-    : f_(f), arch_(arch) {
+    : f_(f) {
   for (auto& p : gguf_params(f, a, arch)) {
     const std::string name = p.hf;
     params_.emplace(name, std::move(p));

@@ -53,7 +53,7 @@ void unpermute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads);
 // with Residency::OneLayer) and dropped on release().
 class GgufWeights : public engine::WeightSource {
  public:
-  // `f` and `arch` must outlive this.
+  // `f` must outlive this.
   GgufWeights(const io::GgufFile& f, const std::string& gguf_arch, const model::Architecture& arch);
   engine::TensorView dense_weight(const model::Module& m) const override;
   std::unique_ptr<engine::Linear> linear(const model::Module& m) const override;
@@ -62,7 +62,6 @@ class GgufWeights : public engine::WeightSource {
  private:
   engine::TensorView view(const std::string& hf_name) const;
   const io::GgufFile& f_;
-  const model::Architecture& arch_;
   std::map<std::string, GgufParam> params_;
   mutable std::mutex mu_;
   mutable std::map<std::string, std::vector<float>> decoded_;  // hf name -> values
