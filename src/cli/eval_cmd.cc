@@ -3,6 +3,8 @@
 // multiple-choice benchmarks (--task) by log-likelihood under llama.cpp's and lm-eval's protocols;
 // custom evals (--prompts): the user's prompts with checks, regressions against the base.
 #include <algorithm>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/compare_methods.h"
 #include "cli/runner.h"
 #include "chat/chat_template.h"
 #include "core/error.h"
@@ -18,6 +21,7 @@
 #include "core/progress.h"
 #include "eval/benchmark_report.h"
 #include "eval/benchmarks.h"
+#include "eval/checkpoints_table.h"
 #include "eval/custom_eval.h"
 #include "eval/gate.h"
 #include "eval/html_report.h"
@@ -144,18 +148,60 @@ CheckpointRecord read_checkpoint_record(const fs::path& model, bool with_report)
   return r;
 }
 
+// `lowbit eval A B C ...`: one child run per model with `common` options, then one table (and with
+// `json_path`, {"models": [each run's JSON]}). Exit 3 when a model's gate fails, 2 when a run fails.
+int eval_several(const std::vector<std::string>& models, const std::vector<std::string>& common,
+                 const std::string& json_path) {
+  if (!json_path.empty()) io::check_output_file(json_path, "--json");
+  const fs::path tmp = fs::temp_directory_path() / ("lowbit-eval-" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{tmp};
+  std::vector<nlohmann::json> runs;
+  bool gate_failed = false;
+  for (size_t i = 0; i < models.size(); ++i) {
+    check_interrupted();
+    std::fprintf(stderr, "=== %s (%zu of %zu) ===\n", models[i].c_str(), i + 1, models.size());
+    const fs::path out = tmp / (std::to_string(i) + ".json");
+    std::vector<std::string> args{"eval", models[i]};
+    args.insert(args.end(), common.begin(), common.end());
+    args.insert(args.end(), {"--json", out.string()});
+    const ChildRun r = run_lowbit(args);
+    if (interrupted()) throw Interrupted();
+    if (r.rc != 0 && r.rc != 3)
+      throw UserError("eval of " + models[i] + " failed (exit " + std::to_string(r.rc) + "; see above)");
+    gate_failed |= r.rc == 3;
+    runs.push_back(nlohmann::json::parse(io::read_text_file(out)));
+  }
+  std::printf("\n%s", eval::checkpoints_table(runs).c_str());
+  if (!json_path.empty())
+    io::write_text_file_atomic(json_path, nlohmann::json{{"models", runs}}.dump(2, ' ', false,
+                                                                             nlohmann::json::error_handler_t::replace) +
+                                              "\n");
+  std::fflush(stdout);
+  if (gate_failed) std::fprintf(stderr, "gate failed for at least one model\n");
+  return gate_failed ? 3 : 0;
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
-  static std::string model_path, base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
+  static std::string base_path, text_path, protocol = "llama.cpp", json_path, bos = "auto";
   static std::string save_logits, base_logits, report_path;
   static std::string tasks, gate, prompts_path;
-  static std::vector<std::string> data;
+  static std::vector<std::string> data, model_paths;
   static int64_t ctx = 512, chunks = -1, limit = 0;
   static int threads = 0;
   CLI::App* sub = app.add_subcommand(
       "eval", "Perplexity, KL divergence / top-1 agreement against a base model, multiple-choice benchmarks, custom evals");
-  sub->add_option("model", model_path, "Model folder (dense or quantized) or .gguf file")->required();
+  sub->add_option("model", model_paths,
+                  "Model folder (dense or quantized) or .gguf file; several: each evaluated alike, one table")
+      ->required();
   sub->add_option("--text", text_path, "Evaluation text (e.g. WikiText-2 wiki.test.raw)");
   sub->add_option("--task", tasks,
                   "Multiple-choice benchmarks, comma-separated: hellaswag (llama.cpp's text file), winogrande "
@@ -218,10 +264,37 @@ void register_eval(CLI::App& app) {
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --text wiki.test.raw --task hellaswag --limit 400 \\\n"
       "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
       "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input\n"
+      "  lowbit eval ./out-W4A16 ./out-NVFP4 ./out-FP8 --base ./SmolLM2-135M-Instruct --text wiki.test.raw \\\n"
+      "      --task hellaswag --limit 400 --data ../shared/data/benchmarks   # several checkpoints, one table\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --prompts my-product-evals.jsonl \\\n"
       "      --gate 'custom.regressions==0'   # custom eval: exit 3 when a prompt passes on the base only");
   register_runner("eval", [] {
     set_threads(threads);
+    if (model_paths.size() > 1) {
+      // Several checkpoints: each one is a child `lowbit eval` with the same options (its own
+      // --json), then one table. The base runs once per checkpoint.
+      if (!report_path.empty()) throw UserError("--report takes one model (run eval once per checkpoint for a report each)");
+      if (!save_logits.empty()) throw UserError("--save-logits takes one model");
+      std::vector<std::string> common;
+      auto opt = [&](const char* flag, const std::string& v) {
+        if (!v.empty()) common.insert(common.end(), {flag, v});
+      };
+      opt("--text", text_path);
+      opt("--task", tasks);
+      for (const auto& d : data) opt("--data", d);
+      opt("--prompts", prompts_path);
+      opt("--base", base_path);
+      opt("--base-logits", base_logits);
+      opt("--protocol", protocol);
+      opt("--bos", bos);
+      opt("--gate", gate);
+      common.insert(common.end(), {"--ctx", std::to_string(ctx)});
+      if (chunks >= 0) opt("--chunks", std::to_string(chunks));
+      if (limit > 0) opt("--limit", std::to_string(limit));
+      if (threads > 0) opt("--threads", std::to_string(threads));
+      return eval_several(model_paths, common, json_path);
+    }
+    const std::string& model_path = model_paths[0];
     if (text_path.empty() && tasks.empty() && prompts_path.empty())
       throw UserError("eval needs --text FILE, --task NAMES or --prompts FILE.jsonl (or several)");
     if (tasks.empty() && (limit > 0 || !data.empty())) throw UserError("--limit and --data go with --task");
