@@ -47,7 +47,6 @@ void set_var(Variables& vars, const std::string& name, Value v) {
 }  // namespace
 
 Variables special_token_variables(const fs::path& dir) {
-  Variables vars;
   const fs::path cfg_path = dir / "tokenizer_config.json";
   ojson cfg = fs::exists(cfg_path) ? read_json(cfg_path) : ojson::object();
   if (!cfg.is_object()) throw UserError(cfg_path.string() + ": expected a JSON object");
@@ -58,6 +57,12 @@ Variables special_token_variables(const fs::path& dir) {
     if (m.is_object())
       for (const auto& [k, v] : m.items()) cfg[k] = v;
   }
+  return special_token_variables(cfg);
+}
+
+Variables special_token_variables(const ojson& cfg) {
+  Variables vars;
+  if (!cfg.is_object()) return vars;
   for (const char* key : kStandard)
     if (cfg.contains(key))
       if (auto t = token_text(cfg[key])) set_var(vars, key, Value::string(*t));
@@ -89,31 +94,42 @@ std::optional<ChatTemplate> ChatTemplate::from_model_dir(const fs::path& dir) {
       if (e.path().extension() == ".jinja")
         t.sources_[e.path().stem().string()] = {io::read_text_file(e.path()), e.path().string()};
   const fs::path cfg_path = dir / "tokenizer_config.json";
-  if (t.sources_.empty() && fs::exists(cfg_path)) {
-    const ojson cfg = read_json(cfg_path);
-    const std::string label = cfg_path.string() + " (chat_template";
-    const ojson ct = cfg.is_object() && cfg.contains("chat_template") ? cfg["chat_template"] : ojson();
-    if (ct.is_string()) {
-      t.sources_["default"] = {ct.get<std::string>(), label + ")"};
-    } else if (ct.is_array()) {
-      for (const auto& e : ct) {
-        if (!e.is_object() || !e.contains("name") || !e.contains("template") || !e["name"].is_string() ||
-            !e["template"].is_string())
-          throw UserError(cfg_path.string() + ": chat_template list entries need string \"name\" and \"template\"");
-        const std::string name = e["name"].get<std::string>();
-        t.sources_[name] = {e["template"].get<std::string>(), label + " '" + name + "')"};
-      }
-    } else if (ct.is_object()) {
-      for (const auto& [name, v] : ct.items()) {
-        if (!v.is_string()) throw UserError(cfg_path.string() + ": chat_template '" + name + "' is not a string");
-        t.sources_[name] = {v.get<std::string>(), label + " '" + name + "')"};
-      }
-    } else if (!ct.is_null()) {
-      throw UserError(cfg_path.string() + ": chat_template must be a string or a list of {name, template}");
-    }
-  }
+  if (t.sources_.empty() && fs::exists(cfg_path)) t.add_config_templates(read_json(cfg_path), cfg_path.string());
   if (t.sources_.empty()) return std::nullopt;
   t.special_ = special_token_variables(dir);
+  for (const auto& [k, v] : t.special_)
+    if (k == "bos_token") t.bos_ = v.str();
+  return t;
+}
+
+void ChatTemplate::add_config_templates(const ojson& cfg, const std::string& where) {
+  const std::string label = where + " (chat_template";
+  const ojson ct = cfg.is_object() && cfg.contains("chat_template") ? cfg["chat_template"] : ojson();
+  if (ct.is_string()) {
+    sources_["default"] = {ct.get<std::string>(), label + ")"};
+  } else if (ct.is_array()) {
+    for (const auto& e : ct) {
+      if (!e.is_object() || !e.contains("name") || !e.contains("template") || !e["name"].is_string() ||
+          !e["template"].is_string())
+        throw UserError(where + ": chat_template list entries need string \"name\" and \"template\"");
+      const std::string name = e["name"].get<std::string>();
+      sources_[name] = {e["template"].get<std::string>(), label + " '" + name + "')"};
+    }
+  } else if (ct.is_object()) {
+    for (const auto& [name, v] : ct.items()) {
+      if (!v.is_string()) throw UserError(where + ": chat_template '" + name + "' is not a string");
+      sources_[name] = {v.get<std::string>(), label + " '" + name + "')"};
+    }
+  } else if (!ct.is_null()) {
+    throw UserError(where + ": chat_template must be a string or a list of {name, template}");
+  }
+}
+
+std::optional<ChatTemplate> ChatTemplate::from_tokenizer_config(const ojson& cfg, const std::string& where) {
+  ChatTemplate t;
+  t.add_config_templates(cfg, where);
+  if (t.sources_.empty()) return std::nullopt;
+  t.special_ = special_token_variables(cfg);
   for (const auto& [k, v] : t.special_)
     if (k == "bos_token") t.bos_ = v.str();
   return t;

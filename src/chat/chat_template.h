@@ -21,6 +21,10 @@ class ChatTemplate {
  public:
   // nullopt if the folder declares no chat template; UserError for unreadable files.
   static std::optional<ChatTemplate> from_model_dir(const std::filesystem::path& dir);
+  // From a tokenizer_config.json object (e.g. one rebuilt from GGUF metadata); `where` names it in
+  // messages. nullopt if it has no chat_template.
+  static std::optional<ChatTemplate> from_tokenizer_config(const nlohmann::ordered_json& cfg,
+                                                           const std::string& where);
   // One template (named "default") with the given special-token variables.
   ChatTemplate(std::string source, std::string label, Variables special_tokens);
 
@@ -37,6 +41,7 @@ class ChatTemplate {
  private:
   ChatTemplate() = default;
   const Template& pick(bool tools) const;
+  void add_config_templates(const nlohmann::ordered_json& cfg, const std::string& where);
   struct Source {
     std::string text, label;
   };
@@ -56,5 +61,7 @@ std::string render_conversation(const ChatTemplate& t, const nlohmann::ordered_j
 // legacy special_tokens_map.json): bos_token, eos_token, unk_token, sep_token, pad_token,
 // cls_token, mask_token, model-specific *_token strings and extra_special_tokens entries.
 Variables special_token_variables(const std::filesystem::path& dir);
+// The same from a tokenizer_config object already read (no special_tokens_map.json).
+Variables special_token_variables(const nlohmann::ordered_json& tokenizer_config);
 
 }  // namespace lowbit::chat

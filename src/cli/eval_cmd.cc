@@ -101,6 +101,15 @@ eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const e
   return r;
 }
 
+// A GGUF file's chat template (tokenizer.chat_template, and named ones) with its special tokens, as
+// `lowbit convert` writes them into tokenizer_config.json; reads the metadata only.
+std::optional<chat::ChatTemplate> gguf_chat_template(const fs::path& file) {
+  const io::GgufFile f(file);
+  const exporter::GgufHfModel m = exporter::gguf_hf_model(f, "float32");
+  return chat::ChatTemplate::from_tokenizer_config(nlohmann::ordered_json::parse(m.tokenizer_config.dump()),
+                                                   file.string() + " (tokenizer.chat_template)");
+}
+
 // Each prompt's text as the model sees it: chat messages through the template of `dir` (the folder
 // whose tokenizer the run uses), read before any model loads.
 std::vector<std::string> custom_prompt_texts(const std::vector<eval::CustomPrompt>& prompts, const std::string& file,
@@ -110,13 +119,12 @@ std::vector<std::string> custom_prompt_texts(const std::vector<eval::CustomPromp
   for (const eval::CustomPrompt& p : prompts) {
     const std::string where = file + ":" + std::to_string(p.line);
     out.push_back(eval::prompt_text(p, [&](const nlohmann::ordered_json& messages) {
-      if (fs::is_regular_file(dir))
-        throw UserError(where + ": chat \"messages\" with a .gguf model are not supported yet (lowbit convert " +
-                        dir.string() + " to a folder, or give --base the original folder)");
-      if (!tmpl) tmpl = chat::ChatTemplate::from_model_dir(dir);
+      const bool gguf = fs::is_regular_file(dir);
+      if (!tmpl) tmpl = gguf ? gguf_chat_template(dir) : chat::ChatTemplate::from_model_dir(dir);
       if (!tmpl)
         throw UserError(where + ": chat \"messages\" need the model's chat template, and " + dir.string() +
-                        " has none (no chat_template.jinja, no chat_template in tokenizer_config.json)");
+                        (gguf ? " has none (no tokenizer.chat_template in its metadata)"
+                              : " has none (no chat_template.jinja, no chat_template in tokenizer_config.json)"));
       try {
         return tmpl->render(messages, true);
       } catch (const UserError& e) {
@@ -312,7 +320,9 @@ void register_eval(CLI::App& app) {
     std::vector<std::string> custom_texts;
     if (!prompts_path.empty()) {
       custom = eval::read_custom_prompts(prompts_path);
-      const bool own = fs::exists(fs::path(model_path) / "tokenizer.json") || base_path.empty();
+      // The template of the tokenizer the run uses: a GGUF file always carries its own.
+      const bool own = fs::is_regular_file(model_path) || fs::exists(fs::path(model_path) / "tokenizer.json") ||
+                       base_path.empty();
       custom_texts = custom_prompt_texts(custom, prompts_path, own ? fs::path(model_path) : fs::path(base_path));
     }
     // The gate is checked against what this run measures before a model loads, so a typo fails fast.

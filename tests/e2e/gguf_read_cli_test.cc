@@ -189,6 +189,27 @@ TEST_F(GgufReadCli, EngineRunsAGgufFileAsItsConvertedFolder) {
   const Result kl = run("eval " + g.string() + " --base " + back.string() + " --text " + (root / "t.txt").string() +
                         " --ctx 64 --chunks 2");
   ASSERT_EQ(kl.rc, 0) << kl.out;
+  // Custom evals with chat messages: the GGUF's own template (tokenizer.chat_template) renders them
+  // as the converted folder's tokenizer_config.json does, so the answers are the same.
+  const fs::path prompts = root / "p.jsonl";
+  io::write_text_file(prompts,
+                      "{\"id\": \"chat\", \"messages\": [{\"role\": \"user\", \"content\": \"the theme\"}], "
+                      "\"max_tokens\": 6}\n"
+                      "{\"id\": \"plain\", \"prompt\": \"the day\", \"max_tokens\": 6}\n");
+  auto custom = [&](const fs::path& m) {
+    const fs::path out = root / "c.json";
+    const Result r = run("eval " + m.string() + " --prompts " + prompts.string() + " --json " + out.string());
+    EXPECT_EQ(r.rc, 0) << r.out;
+    return fs::exists(out) ? json::parse(io::read_text_file(out)).at("custom") : json();
+  };
+  const json cg = custom(g), cb = custom(back);
+  ASSERT_EQ(cg.at("items").size(), 2u) << cg.dump();
+  // The rendered chat: the template puts <|endoftext|> before each message's content.
+  EXPECT_EQ(cg["items"][0]["prompt"], "<|endoftext|>the theme");
+  EXPECT_EQ(cg.at("items"), cb.at("items"));
+  // With a GGUF model and a folder base, the GGUF's own template renders (and the run works).
+  const Result both = run("eval " + g.string() + " --base " + back.string() + " --prompts " + prompts.string());
+  EXPECT_EQ(both.rc, 0) << both.out;
 }
 
 TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
