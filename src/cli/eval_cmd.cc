@@ -87,14 +87,14 @@ eval::BenchmarkRun run_benchmark(const BenchmarkInput& in, size_t limit, const e
   r.file_tasks = all.size();
   r.limit = limit;
   const std::vector<size_t> picked = eval::select_tasks(b, all.size(), limit);
-  Progress progress(eval::to_string(b), picked.size(), picked.size() * (base ? 2 : 1), ProgressMode::Auto, "tasks",
-                    base ? "task runs (x2 models)" : "tasks");
+  // Counted in tasks (with --base, a task is scored by both models): the rate is tasks/s.
+  Progress progress(eval::to_string(b), picked.size(), picked.size(), ProgressMode::Auto, "tasks", "tasks");
   const auto start = std::chrono::steady_clock::now();
   for (size_t i : picked) {
     check_interrupted();
     r.tasks.push_back(model.score(b, all[i]));
     if (base) r.base_tasks.push_back(base->score(b, all[i]));
-    progress.advance(1, base ? 2 : 1);
+    progress.advance(1, 1);
   }
   progress.finish();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -156,11 +156,50 @@ CheckpointRecord read_checkpoint_record(const fs::path& model, bool with_report)
   return r;
 }
 
+// Each model's page in `dir` for `--report DIR` with several models: the folder's (or file's stem)
+// name, with its position appended when two models share a name.
+std::vector<fs::path> report_pages(const std::vector<std::string>& models, const fs::path& dir) {
+  std::vector<fs::path> pages;
+  std::map<std::string, int> seen;
+  for (const std::string& m : models) {
+    fs::path p = fs::path(m);
+    if (!p.has_filename()) p = p.parent_path();  // "out/" names "out"
+    std::string name = fs::is_regular_file(p) ? p.stem().string() : p.filename().string();
+    if (name.empty() || name == "." || name == "..") name = "model";
+    if (seen[name]++) name += "-" + std::to_string(pages.size() + 1);
+    pages.push_back(dir / (name + ".html"));
+  }
+  return pages;
+}
+
 // `lowbit eval A B C ...`: one child run per model with `common` options, then one table (and with
-// `json_path`, {"models": [each run's JSON]}). Exit 3 when a model's gate fails, 2 when a run fails.
+// `json_path`, {"models": [each run's JSON]}; with `report_dir`, each model's HTML page there).
+// Exit 3 when a model's gate fails, 2 when a run fails.
 int eval_several(const std::vector<std::string>& models, const std::vector<std::string>& common,
-                 const std::string& json_path) {
+                 const std::string& json_path, const std::string& report_dir) {
   if (!json_path.empty()) io::check_output_file(json_path, "--json");
+  std::vector<fs::path> pages;
+  bool made_report_dir = false;
+  if (!report_dir.empty()) {
+    if (fs::exists(report_dir) && !fs::is_directory(report_dir))
+      throw UserError("--report " + report_dir + ": with several models --report names a folder (one page per model)");
+    pages = report_pages(models, report_dir);
+    for (const fs::path& p : pages)
+      if (fs::exists(p)) throw UserError(p.string() + " exists; not overwriting it");
+    made_report_dir = fs::create_directories(report_dir);
+  }
+  // A failed or interrupted run leaves no page (and no report folder it made).
+  struct ReportCleanup {
+    fs::path dir;
+    const std::vector<fs::path>& pages;
+    bool made_dir, armed = true;
+    ~ReportCleanup() {
+      if (!armed) return;
+      std::error_code ec;
+      for (const fs::path& p : pages) fs::remove(p, ec);
+      if (made_dir) fs::remove_all(dir, ec);
+    }
+  } report_cleanup{report_dir, pages, made_report_dir};
   const fs::path tmp = fs::temp_directory_path() / ("lowbit-eval-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
   struct Cleanup {
@@ -179,6 +218,7 @@ int eval_several(const std::vector<std::string>& models, const std::vector<std::
     std::vector<std::string> args{"eval", models[i]};
     args.insert(args.end(), common.begin(), common.end());
     args.insert(args.end(), {"--json", out.string()});
+    if (!pages.empty()) args.insert(args.end(), {"--report", pages[i].string()});
     const ChildRun r = run_lowbit(args);
     if (interrupted()) throw Interrupted();
     if (r.rc != 0 && r.rc != 3)
@@ -191,6 +231,8 @@ int eval_several(const std::vector<std::string>& models, const std::vector<std::
     io::write_text_file_atomic(json_path, nlohmann::json{{"models", runs}}.dump(2, ' ', false,
                                                                              nlohmann::json::error_handler_t::replace) +
                                               "\n");
+  report_cleanup.armed = false;
+  for (const fs::path& p : pages) std::fprintf(stderr, "report: %s\n", p.string().c_str());
   std::fflush(stdout);
   if (gate_failed) std::fprintf(stderr, "gate failed for at least one model\n");
   return gate_failed ? 3 : 0;
@@ -248,7 +290,8 @@ void register_eval(CLI::App& app) {
   sub->add_option("--json", json_path, "Also write the results as JSON");
   sub->add_option("--report", report_path,
                   "Also write a self-contained HTML report (verdict table, benchmark bars, KLD plots, per-layer "
-                  "weight error from the checkpoint's quantization_report.json; docs/eval.md)");
+                  "weight error from the checkpoint's quantization_report.json; docs/eval.md); with several models, a "
+                  "folder that gets one page per model");
   sub->add_option("--threads", threads, "Threads (default: all cores)");
   sub->add_option("--gate", gate,
                   "Conditions that must hold, comma-separated: METRIC OP BOUND with OP <= < >= > ==, BOUND a number "
@@ -273,15 +316,14 @@ void register_eval(CLI::App& app) {
       "      --data ../shared/data/benchmarks --gate 'kld<=0.02,ppl_ratio<=1.02,hellaswag.drop<=noise,top1>=0.9'\n"
       "      # exit 0: every condition holds; 3: one fails (printed with its value); 2: bad input\n"
       "  lowbit eval ./out-W4A16 ./out-NVFP4 ./out-FP8 --base ./SmolLM2-135M-Instruct --text wiki.test.raw \\\n"
-      "      --task hellaswag --limit 400 --data ../shared/data/benchmarks   # several checkpoints, one table\n"
+      "      --task hellaswag --limit 400 --data ../shared/data/benchmarks --report reports/   # one table, a page each\n"
       "  lowbit eval ./out-W4A16 --base ./SmolLM2-135M-Instruct --prompts my-product-evals.jsonl \\\n"
       "      --gate 'custom.regressions==0'   # custom eval: exit 3 when a prompt passes on the base only");
   register_runner("eval", [] {
     set_threads(threads);
     if (model_paths.size() > 1) {
       // Several checkpoints: each one is a child `lowbit eval` with the same options (its own
-      // --json), then one table. The base runs once per checkpoint.
-      if (!report_path.empty()) throw UserError("--report takes one model (run eval once per checkpoint for a report each)");
+      // --json, and with --report DIR its page there), then one table. The base runs once per checkpoint.
       if (!save_logits.empty()) throw UserError("--save-logits takes one model");
       std::vector<std::string> common;
       auto opt = [&](const char* flag, const std::string& v) {
@@ -300,7 +342,7 @@ void register_eval(CLI::App& app) {
       if (chunks >= 0) opt("--chunks", std::to_string(chunks));
       if (limit > 0) opt("--limit", std::to_string(limit));
       if (threads > 0) opt("--threads", std::to_string(threads));
-      return eval_several(model_paths, common, json_path);
+      return eval_several(model_paths, common, json_path, report_path);
     }
     const std::string& model_path = model_paths[0];
     if (text_path.empty() && tasks.empty() && prompts_path.empty())

@@ -53,6 +53,15 @@ std::string Progress::volume(double v) const {
   return buf;
 }
 
+std::string Progress::rate(double per_second) const {
+  if (volume_name_.empty()) return human_bytes(per_second) + "/s";
+  // Three significant digits: a slow benchmark's 0.41 tasks/s must not print as 0.
+  char buf[48];
+  std::snprintf(buf, sizeof buf, per_second < 10 ? "%.2f %s/s" : per_second < 100 ? "%.1f %s/s" : "%.0f %s/s",
+                per_second, volume_name_.c_str());
+  return buf;
+}
+
 std::string Progress::human_duration(double s) {
   char buf[32];
   if (s < 0) s = 0;
@@ -83,28 +92,30 @@ void Progress::draw(bool final) {
   double el = elapsed_seconds();
   double frac = total_bytes_ ? double(done_bytes_) / double(total_bytes_)
                              : (total_units_ ? double(done_units_) / double(total_units_) : 1.0);
-  double rate = el > 0 ? double(done_bytes_) / el : 0;
-  double eta = (rate > 0 && frac < 1.0) ? double(total_bytes_ - done_bytes_) / rate : 0;
+  double per_s = el > 0 ? double(done_bytes_) / el : 0;
+  double eta = (per_s > 0 && frac < 1.0) ? double(total_bytes_ - done_bytes_) / per_s : 0;
   if (mode_ == ProgressMode::Bar) {
     if (!final && since_draw < 0.1) return;
     constexpr int kWidth = 30;
     int filled = static_cast<int>(frac * kWidth);
     std::string bar(filled, '=');
     if (filled < kWidth) bar += '>', bar += std::string(kWidth - filled - 1, ' ');
-    std::fprintf(stderr, "\r%s [%s] %llu/%llu %s  %s/s  %s %s\x1b[K", label_.c_str(), bar.c_str(),
+    std::fprintf(stderr, "\r%s [%s] %llu/%llu %s  %s  %s %s\x1b[K", label_.c_str(), bar.c_str(),
                  (unsigned long long)done_units_, (unsigned long long)total_units_, unit_name_.c_str(),
-                 volume(rate).c_str(), final ? "elapsed" : "ETA",
+                 rate(per_s).c_str(), final ? "elapsed" : "ETA",
                  human_duration(final ? el : eta).c_str());
     if (final) std::fputc('\n', stderr);
   } else {
     int decile = static_cast<int>(frac * 10);
     if (!final && decile == last_decile_ && since_draw < 10.0) return;
     last_decile_ = decile;
-    std::fprintf(stderr, "%s: %llu/%llu %s, %s of %s, %s/s, %s %s\n", label_.c_str(),
-                 (unsigned long long)done_units_, (unsigned long long)total_units_, unit_name_.c_str(),
-                 volume(double(done_bytes_)).c_str(), volume(double(total_bytes_)).c_str(),
-                 volume(rate).c_str(), final ? "elapsed" : "ETA",
-                 human_duration(final ? el : eta).c_str());
+    // "3/10 tasks, 0.42 tasks/s" when the volume is the units themselves.
+    const std::string of = volume_name_ == unit_name_ ? std::string()
+                                                      : volume(double(done_bytes_)) + " of " +
+                                                            volume(double(total_bytes_)) + ", ";
+    std::fprintf(stderr, "%s: %llu/%llu %s, %s%s, %s %s\n", label_.c_str(), (unsigned long long)done_units_,
+                 (unsigned long long)total_units_, unit_name_.c_str(), of.c_str(), rate(per_s).c_str(),
+                 final ? "elapsed" : "ETA", human_duration(final ? el : eta).c_str());
   }
   std::fflush(stderr);
   last_draw_ = now;

@@ -29,6 +29,7 @@ class Progress {
  private:
   void draw(bool final);
   std::string volume(double v) const;
+  std::string rate(double per_second) const;  // "12.3 tasks/s", or bytes as "1.25 MB/s"
   std::string label_, unit_name_, volume_name_;
   uint64_t total_units_, total_bytes_;
   uint64_t done_units_ = 0, done_bytes_ = 0;

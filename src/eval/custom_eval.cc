@@ -320,9 +320,7 @@ CustomReport run_custom_eval(const std::string& file, const std::vector<CustomPr
   // Every prompt is tokenized (and its choices checked) before the first generation.
   std::vector<PreparedPrompt> prepared;
   for (size_t i = 0; i < prompts.size(); ++i) prepared.push_back(prepare_prompt(prompts[i], texts[i], tok, bos));
-  const uint64_t runs = base ? 2 : 1;
-  Progress progress("custom", prompts.size(), prompts.size() * runs, ProgressMode::Auto, "prompts",
-                    base ? "answers (x2 models)" : "answers");
+  Progress progress("custom", prompts.size(), prompts.size(), ProgressMode::Auto, "prompts", "prompts");
   for (size_t i = 0; i < prompts.size(); ++i) {
     check_interrupted();
     const CustomPrompt& p = prompts[i];
@@ -340,7 +338,7 @@ CustomReport run_custom_eval(const std::string& file, const std::vector<CustomPr
       }
     }
     r.items.push_back(std::move(it));
-    progress.advance(1, runs);
+    progress.advance(1, 1);
   }
   progress.finish();
   return r;

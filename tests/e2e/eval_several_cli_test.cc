@@ -57,16 +57,37 @@ TEST(EvalSeveralCli, OneTableOfCheckpointsEachAsEvaluatedAlone) {
   EXPECT_EQ(r.rc, 3) << r.out;
   EXPECT_NE(r.out.find("FAILS"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("holds"), std::string::npos) << r.out;
-  // One report per page: refused before any run; a broken model stops the table.
+  // --report names a folder with several models: one page per model, named after it, each the
+  // page that model's lone run writes (the same verdict rows).
+  const fs::path reports = root / "reports";
+  r = run("eval " + (root / "w4").string() + " " + (root / "w8").string() + opts + " --report " + reports.string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  const std::string w4_page = io::read_text_file(reports / "w4.html"), w8_page = io::read_text_file(reports / "w8.html");
+  EXPECT_NE(w4_page.find("<svg"), std::string::npos);
+  ASSERT_EQ(run("eval " + (root / "w8").string() + opts + " --report " + (root / "w8-alone.html").string()).rc, 0);
+  const std::string alone_page = io::read_text_file(root / "w8-alone.html");
+  const auto verdicts = [](const std::string& page) {  // the verdict table, without the title and date
+    const size_t a = page.find("<h2>Verdicts"), b = page.find("</table>", a);
+    return a == std::string::npos ? std::string() : page.substr(a, b - a);
+  };
+  EXPECT_FALSE(verdicts(w8_page).empty());
+  EXPECT_EQ(verdicts(w8_page), verdicts(alone_page));
+  EXPECT_NE(verdicts(w4_page), verdicts(w8_page));
+  // A file in the way, or a page that exists: refused before any run, nothing written.
+  io::write_text_file(root / "r.html", "x");
   r = run("eval " + (root / "w4").string() + " " + (root / "w8").string() + opts + " --report " +
           (root / "r.html").string());
   EXPECT_EQ(r.rc, 2) << r.out;
-  EXPECT_NE(r.out.find("--report takes one model"), std::string::npos) << r.out;
-  EXPECT_FALSE(fs::exists(root / "r.html"));
+  EXPECT_NE(r.out.find("names a folder"), std::string::npos) << r.out;
+  r = run("eval " + (root / "w4").string() + " " + (root / "w8").string() + opts + " --report " + reports.string());
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("exists"), std::string::npos) << r.out;
+  // A broken model stops the table and leaves no JSON and no report folder.
   r = run("eval " + (root / "w4").string() + " " + (root / "nothing").string() + opts + " --json " +
-          (root / "bad.json").string());
+          (root / "bad.json").string() + " --report " + (root / "bad-reports").string());
   EXPECT_EQ(r.rc, 2) << r.out;
   EXPECT_NE(r.out.find("nothing"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(root / "bad.json"));
+  EXPECT_FALSE(fs::exists(root / "bad-reports"));
   fs::remove_all(root);
 }
