@@ -1,16 +1,33 @@
 // lowbit: quantize LLM checkpoints to low-bit formats and inspect the result.
 #include <omp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 
+namespace {
+
+// libgomp reads its wait policy once, as it loads (before main). Its default keeps idle threads
+// spinning at every barrier; on cores shared with other work (a build, a second job, CI) that made
+// runs 3-17x slower than with PASSIVE, which costs little when the cores are free (docs/engine.md).
+// Unless the user chose (OMP_WAIT_POLICY or GOMP_SPINCOUNT set), start again with PASSIVE.
+void prefer_passive_openmp(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: go on with the default policy
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace lowbit;
+  prefer_passive_openmp(argv);
   CLI::App app{"lowbit " LOWBIT_VERSION
                ": quantize LLM checkpoints (BF16/FP16) to low-bit compressed-tensors checkpoints"};
   app.require_subcommand(1);
