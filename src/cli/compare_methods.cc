@@ -35,7 +35,9 @@ ChildRun run_lowbit(const std::vector<std::string>& args) {
   std::fflush(nullptr);
   const auto t0 = std::chrono::steady_clock::now();
   pid_t pid = 0;
-  if (const int e = posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv.data(), environ); e != 0)
+  // /proc/self/exe, not the path it names: the running binary even when a rebuild or an upgrade
+  // replaced (deleted) its file during a long run of several children.
+  if (const int e = posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ); e != 0)
     throw UserError("cannot start " + self + ": " + std::strerror(e));
   int status = 0;
   rusage ru{};

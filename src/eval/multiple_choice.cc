@@ -124,6 +124,11 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   // All the rests in one pass (their projections one GEMM), each seeing the prefix and itself.
   std::vector<std::vector<int32_t>> rests;
   for (const auto& seq : seqs) rests.emplace_back(seq.begin() + cp, seq.end());
+  // Rests of one token each (MMLU's " A" ... " D") were all scored by the prefix's last row: no
+  // row of theirs predicts anything, so their pass (a read of every weight) is skipped.
+  const bool rows_needed =
+      last_row || std::any_of(rests.begin(), rests.end(), [](const std::vector<int32_t>& r) { return r.size() > 1; });
+  if (!rows_needed) return out;
   const std::vector<float> logits = net.forward_branches(rests, cache);
   // The rows that score a token (row r of a rest predicts its token r + 1), normalised in parallel:
   // a log-sum-exp over the vocabulary per row costs about as much as a small forward pass.
