@@ -1,7 +1,8 @@
 #include "eval/benchmark_report.h"
 
-#include <cstdio>
 #include <map>
+
+#include "core/strings.h"
 
 namespace lowbit::eval {
 
@@ -70,11 +71,7 @@ double macro_average(const std::vector<SubjectAccuracy>& subjects) {
 
 std::string to_text(const BenchmarkReport& rep) {
   std::string out;
-  char buf[1024];
-  auto line = [&](const char* fmt, auto... args) {
-    std::snprintf(buf, sizeof buf, fmt, args...);
-    out += buf;
-  };
+  auto line = [&](const char* fmt, auto... args) { appendf(out, fmt, args...); };
   line("model            %s\n", rep.model.c_str());
   if (!rep.base.empty()) line("base             %s\n", rep.base.c_str());
   for (const BenchmarkRun& r : rep.runs) {

@@ -87,6 +87,24 @@ int winogrande_answer(const std::string& answer, const std::string& err) {
   throw UserError(err + "answer '" + answer + "' is not 1 or 2");
 }
 
+// Calls row(j, err) for each non-empty line of JSON-lines `text`: j the line's JSON, err the
+// "where:N: " its errors start with.
+template <class Row>
+void for_each_json_line(const std::string& text, const std::string& where, Row row) {
+  const std::vector<std::string> lines = split_lines(text);
+  for (size_t n = 0; n < lines.size(); ++n) {
+    if (lines[n].empty()) continue;
+    const std::string err = at_line(where, n);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(lines[n]);
+    } catch (const nlohmann::json::exception& e) {
+      throw UserError(err + "not JSON (" + e.what() + ")");
+    }
+    row(j, err);
+  }
+}
+
 }  // namespace
 
 std::vector<McTask> parse_hellaswag(const std::string& text, const std::string& where) {
@@ -142,17 +160,8 @@ std::vector<McTask> parse_winogrande_csv(const std::string& text, const std::str
 }
 
 std::vector<McTask> parse_winogrande_jsonl(const std::string& text, const std::string& where) {
-  const std::vector<std::string> lines = split_lines(text);
   std::vector<McTask> tasks;
-  for (size_t n = 0; n < lines.size(); ++n) {
-    if (lines[n].empty()) continue;
-    const std::string err = at_line(where, n);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(lines[n]);
-    } catch (const nlohmann::json::exception& e) {
-      throw UserError(err + "not JSON (" + e.what() + ")");
-    }
+  for_each_json_line(text, where, [&](nlohmann::json& j, const std::string& err) {
     auto field = [&](const char* key) {
       if (!j.is_object() || !j.contains(key) || !(j[key].is_string() || j[key].is_number_integer()))
         throw UserError(err + "no \"" + key + "\" string");
@@ -164,23 +173,14 @@ std::vector<McTask> parse_winogrande_jsonl(const std::string& text, const std::s
     t.choices = {field("option1"), field("option2")};
     t.gold = winogrande_answer(field("answer"), err);
     tasks.push_back(std::move(t));
-  }
+  });
   if (tasks.empty()) throw UserError(where + ": no Winogrande tasks");
   return tasks;
 }
 
 std::vector<McTask> parse_arc_jsonl(const std::string& text, const std::string& where) {
-  const std::vector<std::string> lines = split_lines(text);
   std::vector<McTask> tasks;
-  for (size_t n = 0; n < lines.size(); ++n) {
-    if (lines[n].empty()) continue;
-    const std::string err = at_line(where, n);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(lines[n]);
-    } catch (const nlohmann::json::exception& e) {
-      throw UserError(err + "not JSON (" + e.what() + ")");
-    }
+  for_each_json_line(text, where, [&](nlohmann::json& j, const std::string& err) {
     auto string_at = [&](const nlohmann::json& obj, const char* key, const std::string& what) {
       if (!obj.is_object() || !obj.contains(key) || !obj[key].is_string())
         throw UserError(err + "no \"" + key + "\" string" + what);
@@ -202,7 +202,7 @@ std::vector<McTask> parse_arc_jsonl(const std::string& text, const std::string& 
     }
     if (t.gold < 0) throw UserError(err + "answerKey '" + key + "' is none of the choices' labels");
     tasks.push_back(std::move(t));
-  }
+  });
   if (tasks.empty()) throw UserError(where + ": no ARC questions");
   return tasks;
 }

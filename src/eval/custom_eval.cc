@@ -9,6 +9,7 @@
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/regex.h"
+#include "core/strings.h"
 #include "engine/generate.h"
 #include "eval/multiple_choice.h"
 #include "io/file_util.h"
@@ -367,11 +368,7 @@ const char* yes_no(const std::optional<bool>& b) { return !b ? "-" : *b ? "pass"
 std::string to_text(const CustomReport& r) {
   const CustomSummary s = summarize(r.items);
   std::string out;
-  char buf[2048];
-  auto line = [&](const char* fmt, auto... args) {
-    std::snprintf(buf, sizeof buf, fmt, args...);
-    out += buf;
-  };
+  auto line = [&](const char* fmt, auto... args) { appendf<2048>(out, fmt, args...); };
   line("custom eval      %s (%zu prompts, %zu with checks)\n", r.file.c_str(), s.prompts, s.checked);
   if (r.has_base)
     line("  %-14s %-6s %-6s %-5s %-6s %-12s %s\n", "id", "model", "base", "same", "diverge", "lp/token", "output");

@@ -260,6 +260,13 @@ std::string pm(const char* f, double v, std::optional<double> se, double scale =
   return s;
 }
 
+// The difference v (± d's se) and its 95 % interval, both in format f, and d's verdict.
+void set_difference(Row& row, const json& d, double v, const char* f) {
+  row.diff = v, row.diff_text = pm(f, v, number(d, "se"));
+  if (const auto ci = interval(d)) row.ci_text = "95 % [" + fmt(f, ci->first) + ", " + fmt(f, ci->second) + "]";
+  row.verdict = str(d, "verdict");
+}
+
 std::vector<Row> text_rows(const json& r) {
   std::vector<Row> rows;
   const auto ppl = number(r, "ppl");
@@ -275,12 +282,7 @@ std::vector<Row> text_rows(const json& r) {
   }
   if (ab) {
     const json& d = sub(*ab, "dppl");
-    if (const auto v = number(d, "value")) {
-      p.diff = v;
-      p.diff_text = pm("%+.4f", *v, number(d, "se"));
-      if (const auto ci = interval(d)) p.ci_text = "95 % [" + fmt("%+.4f", ci->first) + ", " + fmt("%+.4f", ci->second) + "]";
-      p.verdict = str(d, "verdict");
-    }
+    if (const auto v = number(d, "value")) set_difference(p, d, *v, "%+.4f");
   }
   rows.push_back(p);
   if (!ab) return rows;
@@ -291,9 +293,7 @@ std::vector<Row> text_rows(const json& r) {
     if (const auto v = number(d, "value")) {
       q.model = v, q.model_text = fmt("%+.6f", *v);
       if (const auto ratio = number(sub(*ab, "ppl_ratio"), "value")) q.model_text += " (ratio " + fmt("%.4f", *ratio) + ")";
-      q.diff = v, q.diff_text = pm("%+.6f", *v, number(d, "se"));
-      if (const auto ci = interval(d)) q.ci_text = "95 % [" + fmt("%+.6f", ci->first) + ", " + fmt("%+.6f", ci->second) + "]";
-      q.verdict = str(d, "verdict");
+      set_difference(q, d, *v, "%+.6f");
     }
     rows.push_back(q);
   }
@@ -303,9 +303,7 @@ std::vector<Row> text_rows(const json& r) {
     k.base = 0.0, k.base_text = "0";
     k.model = kld, k.model_text = pm("%.6f", *kld, number(r, "kld_stderr"));
     if (const auto p99 = number(r, "kld_p99")) k.model_text += " (p99 " + fmt("%.4f", *p99) + ")";
-    k.diff = kld, k.diff_text = pm("%+.6f", *kld, number(d, "se"));
-    if (const auto ci = interval(d)) k.ci_text = "95 % [" + fmt("%+.6f", ci->first) + ", " + fmt("%+.6f", ci->second) + "]";
-    k.verdict = str(d, "verdict");
+    set_difference(k, d, *kld, "%+.6f");
     rows.push_back(k);
   }
   if (const auto top1 = number(r, "top1_agreement")) {

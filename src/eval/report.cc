@@ -1,8 +1,8 @@
 #include "eval/report.h"
 
-#include <cstdio>
 #include <ctime>
 
+#include "core/strings.h"
 #include "eval/verdicts.h"
 
 namespace lowbit::eval {
@@ -12,11 +12,7 @@ using nlohmann::json;
 std::string to_text(const EvalReport& rep) {
   const EvalResult& r = rep.result;
   std::string out;
-  char buf[1024];
-  auto line = [&](const char* fmt, auto... args) {
-    std::snprintf(buf, sizeof buf, fmt, args...);
-    out += buf;
-  };
+  auto line = [&](const char* fmt, auto... args) { appendf(out, fmt, args...); };
   line("model            %s\n", rep.model.c_str());
   line("text             %s (%ld tokens; %ld chunks of %ld, protocol %s, BOS %s)\n", rep.text.c_str(),
        long(rep.text_tokens), long(r.chunks), long(rep.ctx), to_string(rep.protocol).c_str(), rep.bos ? "yes" : "no");

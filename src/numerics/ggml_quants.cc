@@ -15,35 +15,32 @@ void quantize_row_f32(const float* x, uint8_t* y, int64_t n, const float*) {
 }
 void dequantize_f32(const uint8_t* x, float* y, int64_t n) { std::memcpy(y, x, size_t(n) * 4); }
 
-// ggml converts with the hardware's round-to-nearest-even (F16C), as f32_to_fp16 does.
-void quantize_row_f16(const float* x, uint8_t* y, int64_t n, const float*) {
+namespace {
+// A row of a 16-bit float type, one value at a time through `to` / `from`.
+template <uint16_t (*to)(float)>
+void quantize_row_16(const float* x, uint8_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const uint16_t h = f32_to_fp16(x[i]);
+    const uint16_t h = to(x[i]);
     std::memcpy(y + 2 * i, &h, 2);
   }
 }
-void dequantize_f16(const uint8_t* x, float* y, int64_t n) {
+template <float (*from)(uint16_t)>
+void dequantize_16(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     uint16_t h;
     std::memcpy(&h, x + 2 * i, 2);
-    y[i] = fp16_to_f32(h);
+    y[i] = from(h);
   }
 }
+}  // namespace
+
+// ggml converts with the hardware's round-to-nearest-even (F16C), as f32_to_fp16 does.
+void quantize_row_f16(const float* x, uint8_t* y, int64_t n, const float*) { quantize_row_16<f32_to_fp16>(x, y, n); }
+void dequantize_f16(const uint8_t* x, float* y, int64_t n) { dequantize_16<fp16_to_f32>(x, y, n); }
 
 // ggml_fp32_to_bf16: RNE, NaN made quiet - the same bits as f32_to_bf16.
-void quantize_row_bf16(const float* x, uint8_t* y, int64_t n, const float*) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint16_t h = f32_to_bf16(x[i]);
-    std::memcpy(y + 2 * i, &h, 2);
-  }
-}
-void dequantize_bf16(const uint8_t* x, float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint16_t h;
-    std::memcpy(&h, x + 2 * i, 2);
-    y[i] = bf16_to_f32(h);
-  }
-}
+void quantize_row_bf16(const float* x, uint8_t* y, int64_t n, const float*) { quantize_row_16<f32_to_bf16>(x, y, n); }
+void dequantize_bf16(const uint8_t* x, float* y, int64_t n) { dequantize_16<bf16_to_f32>(x, y, n); }
 
 }  // namespace ggml_detail
 

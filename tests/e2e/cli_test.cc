@@ -21,6 +21,7 @@
 #include "io/gguf.h"
 #include "io/model_dir.h"
 #include "numerics/half.h"
+#include "run_cli.h"
 #include "tiny_model.h"
 
 namespace fs = std::filesystem;
@@ -28,45 +29,19 @@ using namespace lowbit;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string out;
-};
+using e2e::Result;
+using e2e::run;
+using e2e::run_shell;
 
-// Runs a shell command line, stdout and stderr together.
-Result run_shell(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, out};
-}
-
-Result run(const std::string& args) { return run_shell(std::string(LOWBIT_BINARY) + " " + args + " 2>&1"); }
-
-class Cli : public ::testing::Test {
+class Cli : public e2e::RootTest {
  protected:
-  void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-  }
-  void TearDown() override { fs::remove_all(root); }
   fs::path model(fixtures::TinyModelSpec s = {}) {
     fs::path d = root / ("m-" + s.arch + std::to_string(s.shards) + (s.tied ? "t" : ""));
     fixtures::write_tiny_model(d, s);
     return d;
   }
   // A failed run must leave neither the output nor a temporary folder.
-  void expect_no_output(const fs::path& out) {
-    EXPECT_FALSE(fs::exists(out));
-    for (const auto& e : fs::directory_iterator(out.parent_path()))
-      EXPECT_EQ(e.path().filename().string().find(".lowbit-tmp"), std::string::npos) << e.path();
-  }
-  fs::path root;
+  void expect_no_output(const fs::path& out) { e2e::expect_no_output(out, out.parent_path()); }
 };
 
 }  // namespace

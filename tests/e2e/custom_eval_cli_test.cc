@@ -2,7 +2,6 @@
 // model's template, a model against itself (no regression, the same outputs) and against a copy
 // with a layer zeroed (regressions found, `--gate custom.regressions==0` exits 3).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdint>
@@ -24,6 +23,7 @@ using nlohmann::json;
 namespace {
 
 using e2e::Result;
+using e2e::expect_error;
 using e2e::run;
 
 // Zeroes one tensor of a single-file safetensors checkpoint in place.
@@ -65,13 +65,10 @@ std::string literal(const std::string& s) {
   return out;
 }
 
-class CustomEvalCli : public ::testing::Test {
+class CustomEvalCli : public e2e::RootTest {
  protected:
   void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-custom-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
+    RootTest::SetUp();
     fixtures::TinyModelSpec s;
     s.tokenizer = true;  // byte level: one token per byte, every id decodes
     s.vocab = 256;
@@ -88,7 +85,6 @@ class CustomEvalCli : public ::testing::Test {
     zero_tensor(broken / "model.safetensors", "model.layers.0.mlp.down_proj.weight");
     zero_tensor(broken / "model.safetensors", "model.layers.1.mlp.down_proj.weight");
   }
-  void TearDown() override { fs::remove_all(root); }
   json eval_json(const std::string& args, int want_rc) {
     const fs::path out = root / "r.json";
     fs::remove(out);
@@ -98,13 +94,7 @@ class CustomEvalCli : public ::testing::Test {
     if (!fs::exists(out)) return json();
     return json::parse(io::read_text_file(out));
   }
-  void expect_error(const std::string& args, const std::string& words) {
-    const Result r = run(args);
-    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
-    EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find(words), std::string::npos) << args << "\n" << r.out;
-  }
-  fs::path root, model, broken;
+  fs::path model, broken;
   std::string last_out;
 };
 
@@ -287,10 +277,7 @@ TEST_F(CustomEvalCli, BadFilesFailBeforeAnyModelLoads) {
 }
 
 TEST_F(CustomEvalCli, WithTextAndTasksInOneRunAndOneJson) {
-  std::string t;
-  for (int i = 0; t.size() < 800; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
-  const fs::path text = root / "text.txt", hs = root / "hs.txt", f = root / "p.jsonl";
-  io::write_text_file(text, t);
+  const fs::path text = e2e::write_fox_text(root / "text.txt", 800), hs = root / "hs.txt", f = root / "p.jsonl";
   io::write_text_file(hs, "Cooking: A man cracks eggs. he\n2\nfries them.\nsings.\neats a shell.\nthrows the pan.\n");
   io::write_text_file(f, "{\"prompt\": \"Hello\", \"max_tokens\": 4}\n{\"prompt\": \"abc\", \"choices\": [\"d\", \"e\"], \"answer\": 0}\n");
   const json j = eval_json(broken.string() + " --base " + model.string() + " --text " + text.string() +

@@ -1,7 +1,6 @@
 // `lowbit eval A B --base ORIG ...`: each checkpoint evaluated exactly as alone, one table, one JSON;
 // a failing gate on any model exits 3; what cannot apply to several models is refused.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -9,23 +8,14 @@
 
 #include "io/file_util.h"
 #include "run_cli.h"
-#include "tiny_model.h"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
 using e2e::run;
 
 TEST(EvalSeveralCli, OneTableOfCheckpointsEachAsEvaluatedAlone) {
-  const fs::path root = fs::temp_directory_path() / ("lowbit-e2e-several-" + std::to_string(getpid()));
-  fs::remove_all(root);
-  fs::create_directories(root);
-  fixtures::TinyModelSpec s;
-  s.tokenizer = true;
-  const fs::path model = root / "model", text = root / "text.txt";
-  fixtures::write_tiny_model(model, s);
-  std::string t;
-  for (int i = 0; t.size() < 1500; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
-  io::write_text_file(text, t);
+  const fs::path root = e2e::fresh_root();
+  const fs::path model = e2e::write_byte_model(root / "model"), text = e2e::write_fox_text(root / "text.txt", 1500);
   const std::string q = " --group-size 64 --progress off --no-report -o ";
   ASSERT_EQ(run("quantize " + model.string() + " --scheme W4A16" + q + (root / "w4").string()).rc, 0);
   ASSERT_EQ(run("quantize " + model.string() + " --scheme W8A16" + q + (root / "w8").string()).rc, 0);

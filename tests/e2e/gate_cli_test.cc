@@ -1,17 +1,13 @@
 // `lowbit eval --gate` on generated tiny models: the exit code a deploy pipeline acts on
 // (0: every condition holds, 3: one fails, 2: a malformed gate or an unmeasured metric).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "io/file_util.h"
 #include "run_cli.h"
-#include "tiny_model.h"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
@@ -19,35 +15,20 @@ using namespace lowbit;
 namespace {
 
 using e2e::Result;
+using e2e::expect_error;
 using e2e::run;
 
-class GateCli : public ::testing::Test {
+class GateCli : public e2e::RootTest {
  protected:
   void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-gate-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-    fixtures::TinyModelSpec s;
-    s.tokenizer = true;  // byte level: one token per byte
-    model = root / "model";
-    fixtures::write_tiny_model(model, s);
-    std::string t;
-    for (int i = 0; t.size() < 1500; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
-    text = root / "text.txt";
-    io::write_text_file(text, t);
+    RootTest::SetUp();
+    model = e2e::write_byte_model(root / "model");
+    text = e2e::write_fox_text(root / "text.txt", 1500);
   }
-  void TearDown() override { fs::remove_all(root); }
   std::string eval_against(const fs::path& base) const {
     return "eval " + model.string() + " --base " + base.string() + " --text " + text.string() + " --ctx 64";
   }
-  void expect_error(const std::string& args, const std::string& words) {
-    const Result r = run(args);
-    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
-    EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find(words), std::string::npos) << args << "\n" << r.out;
-  }
-  fs::path root, model, text;
+  fs::path model, text;
 };
 
 }  // namespace

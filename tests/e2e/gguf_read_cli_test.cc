@@ -3,7 +3,6 @@
 // (`forward`, `eval`, `generate` equal to the same commands on the converted folder), and
 // every bad GGUF as one error line, exit 2, nothing left behind.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -27,16 +26,8 @@ namespace {
 using e2e::Result;
 using e2e::run;
 
-class GgufReadCli : public ::testing::Test {
+class GgufReadCli : public e2e::RootTest {
  protected:
-  void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-gguf-read-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-  }
-  void TearDown() override { fs::remove_all(root); }
-
   // A tiny model with a byte-level BPE tokenizer that has merges, special and user tokens, and a
   // chat template: everything the GGUF tokenizer metadata carries.
   fs::path model(const std::string& name, fixtures::TinyModelSpec s) {
@@ -71,15 +62,9 @@ class GgufReadCli : public ::testing::Test {
   }
   // One "error:" line naming `words`, exit 2, and neither the output nor a temporary left.
   void expect_error(const std::string& args, const std::string& words, const fs::path& out) {
-    const Result r = run(args);
-    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
-    EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find(words), std::string::npos) << args << "\n" << r.out;
-    EXPECT_FALSE(fs::exists(out)) << out;
-    for (const auto& e : fs::directory_iterator(root))
-      EXPECT_EQ(e.path().filename().string().find("lowbit-tmp"), std::string::npos) << e.path();
+    e2e::expect_error(args, words);
+    e2e::expect_no_output(out, root, "lowbit-tmp");
   }
-  fs::path root;
 };
 
 // Every tensor of `back` holds the original's values (as float), in the original's names.

@@ -1,10 +1,7 @@
 // `lowbit imatrix` and `lowbit quantize --imatrix` on generated tiny models: both file forms,
 // inspect, and every bad input as one error line, exit 2, no output left behind.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -12,7 +9,6 @@
 #include "io/file_util.h"
 #include "io/imatrix_file.h"
 #include "run_cli.h"
-#include "tiny_model.h"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
@@ -22,38 +18,23 @@ namespace {
 using e2e::Result;
 using e2e::run;
 
-class ImatrixCli : public ::testing::Test {
+class ImatrixCli : public e2e::RootTest {
  protected:
   void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-imatrix-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
-    fs::create_directories(root);
-    fixtures::TinyModelSpec s;
-    s.tokenizer = true;  // byte level: one token per byte
-    model = root / "model";
-    fixtures::write_tiny_model(model, s);
-    std::string text;
-    for (int i = 0; text.size() < 2000; ++i) text += "The quick brown fox " + std::to_string(i) + " jumps. ";
-    calib = root / "calib.txt";
-    io::write_text_file(calib, text);
+    RootTest::SetUp();
+    model = e2e::write_byte_model(root / "model");
+    calib = e2e::write_fox_text(root / "calib.txt", 2000);
   }
-  void TearDown() override { fs::remove_all(root); }
   // One "error:" line naming `words`, exit 2, and neither the output nor a temporary left.
   void expect_error(const std::string& args, const std::string& words, const fs::path& out) {
-    const Result r = run(args);
-    EXPECT_EQ(r.rc, 2) << args << "\n" << r.out;
-    EXPECT_NE(r.out.find("error: "), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find(words), std::string::npos) << args << "\n" << r.out;
-    EXPECT_FALSE(fs::exists(out)) << out;
-    for (const auto& e : fs::directory_iterator(root))
-      EXPECT_EQ(e.path().filename().string().find(".lowbit-tmp"), std::string::npos) << e.path();
+    e2e::expect_error(args, words);
+    e2e::expect_no_output(out, root);
   }
   std::string imatrix_args(const fs::path& out) {
     return "imatrix " + model.string() + " --calib " + calib.string() + " --seq-len 64 --samples 4 --progress off -o " +
            out.string();
   }
-  fs::path root, model, calib;
+  fs::path model, calib;
 };
 
 }  // namespace

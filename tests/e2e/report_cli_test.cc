@@ -1,7 +1,6 @@
 // `lowbit eval --report` on generated tiny models: the HTML file is written whole, from the same
 // numbers as --json, with the checkpoint's weight errors; a bad path is one error and no file.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,7 +13,6 @@
 
 #include "io/file_util.h"
 #include "run_cli.h"
-#include "tiny_model.h"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
@@ -30,23 +28,14 @@ size_t count(const std::string& s, const std::string& what) {
   return n;
 }
 
-class ReportCli : public ::testing::Test {
+class ReportCli : public e2e::RootTest {
  protected:
   void SetUp() override {
-    root = fs::temp_directory_path() / ("lowbit-e2e-report-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root);
+    RootTest::SetUp();
     fs::create_directories(root / "out");
-    fixtures::TinyModelSpec s;
-    s.tokenizer = true;
-    model = root / "model";
-    fixtures::write_tiny_model(model, s);
-    std::string t;
-    for (int i = 0; t.size() < 1500; ++i) t += "The quick brown fox " + std::to_string(i) + " jumps. ";
-    text = root / "text.txt";
-    io::write_text_file(text, t);
+    model = e2e::write_byte_model(root / "model");
+    text = e2e::write_fox_text(root / "text.txt", 1500);
   }
-  void TearDown() override { fs::remove_all(root); }
   fs::path quantized() {
     const fs::path q = root / "q4";
     const Result r = run("quantize " + model.string() + " -o " + q.string() + " --scheme W4A16 --ignore lm_head");
@@ -60,7 +49,7 @@ class ReportCli : public ::testing::Test {
     std::sort(names.begin(), names.end());
     EXPECT_EQ(names, expected);
   }
-  fs::path root, model, text;
+  fs::path model, text;
 };
 
 }  // namespace

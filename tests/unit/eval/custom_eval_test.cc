@@ -4,26 +4,17 @@
 
 #include <cmath>
 
-#include "core/error.h"
+#include "user_error.h"
 #include "engine/generate.h"
-#include "export/load_model.h"
-#include "temp_path.h"
-#include "tiny_model.h"
+#include "tiny_model_fixture.h"
 
 using namespace lowbit;
 using namespace lowbit::eval;
 
 namespace {
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
+using fixtures::error_of;
+
 std::string parse_error(const std::string& text) {
   return error_of([&] { parse_custom_prompts(text, "evals.jsonl"); });
 }
@@ -44,23 +35,8 @@ CustomItem item(const CustomPrompt& p, std::vector<int32_t> model_tokens, std::o
   return it;
 }
 
-struct Tiny {
-  std::unique_ptr<exporter::LoadedModel> m;
-  std::unique_ptr<tokenizer::Tokenizer> tok;
-};
-const Tiny& tiny() {
-  static Tiny t = [] {
-    fixtures::TinyModelSpec s;
-    s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 256;
-    s.tokenizer = true;  // one token per byte
-    const auto dir = fixtures::temp_path("custom-eval-model");
-    std::filesystem::remove_all(dir);
-    fixtures::write_tiny_model(dir, s);
-    Tiny r;
-    r.m = exporter::load_model(dir);
-    r.tok = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(dir / "tokenizer.json"));
-    return r;
-  }();
+const fixtures::LoadedTiny& tiny() {
+  static const fixtures::LoadedTiny t = fixtures::load_tiny_model("custom-eval-model", 256);
   return t;
 }
 

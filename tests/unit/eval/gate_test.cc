@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "user_error.h"
 
 using namespace lowbit;
 using namespace lowbit::eval;
@@ -15,16 +15,7 @@ GatePlan full_plan() {
   p.tasks["winogrande"] = {"llama.cpp", "acc"};
   return p;
 }
-// The UserError message of f(), or "" when it does not throw.
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
-}
+using fixtures::error_of;
 }  // namespace
 
 TEST(Gate, ParsesConditions) {

@@ -4,33 +4,15 @@
 
 #include <cmath>
 
-#include "export/load_model.h"
-#include "temp_path.h"
-#include "tiny_model.h"
+#include "tiny_model_fixture.h"
 
 using namespace lowbit;
 using namespace lowbit::eval;
 
 namespace {
 
-struct Tiny {
-  std::unique_ptr<exporter::LoadedModel> m;
-  std::unique_ptr<tokenizer::Tokenizer> tok;
-};
-
-const Tiny& tiny() {
-  static Tiny t = [] {
-    fixtures::TinyModelSpec s;
-    s.hidden = 128, s.intermediate = 256, s.layers = 2, s.heads = 4, s.kv_heads = 2, s.vocab = 300;
-    s.tokenizer = true;  // one token per byte
-    const auto dir = fixtures::temp_path("multiple-choice-model");
-    std::filesystem::remove_all(dir);
-    fixtures::write_tiny_model(dir, s);
-    Tiny r;
-    r.m = exporter::load_model(dir);
-    r.tok = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(dir / "tokenizer.json"));
-    return r;
-  }();
+const fixtures::LoadedTiny& tiny() {
+  static const fixtures::LoadedTiny t = fixtures::load_tiny_model("multiple-choice-model", 300);
   return t;
 }
 

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/file_util.h"
 #include "temp_path.h"
+#include "user_error.h"
 
 using namespace lowbit;
 using namespace lowbit::io;
@@ -25,12 +26,8 @@ std::string bytes_of(const fs::path& p) {
 
 // The message parse_gguf_header gives for these bytes; "" if they parse.
 std::string error_of(const std::string& bytes) {
-  try {
-    parse_gguf_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x.gguf");
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
+  return fixtures::error_of(
+      [&] { parse_gguf_header(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "x.gguf"); });
 }
 
 template <class T>

@@ -12,6 +12,7 @@
 #include "io/file_util.h"
 #include "io/gguf.h"
 #include "temp_path.h"
+#include "user_error.h"
 
 using namespace lowbit;
 using namespace lowbit::io;
@@ -26,12 +27,8 @@ std::string bytes_of(const fs::path& p) {
 
 // The UserError message of parsing these bytes; "" if they parse.
 std::string error_of(const std::string& bytes) {
-  try {
-    parse_imatrix(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "m.dat");
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "";
+  return fixtures::error_of(
+      [&] { parse_imatrix(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "m.dat"); });
 }
 
 void i32(std::string& s, int32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
