@@ -442,6 +442,7 @@ void register_eval(CLI::App& app) {
       const eval::ChoiceScorer scorer(*m->net, tok, bos_id);
       std::optional<eval::ChoiceScorer> base_scorer;
       if (b) base_scorer.emplace(*b->net, tok, bos_id);
+      std::fflush(stdout);  // the text's report before the benchmarks' progress lines (stderr)
       for (const BenchmarkInput& in : bench)
         rep.runs.push_back(run_benchmark(in, size_t(limit), scorer, base_scorer ? &*base_scorer : nullptr));
       std::printf("%s%s%s", text_path.empty() ? "" : "\n", eval::to_text(rep).c_str(),
@@ -453,6 +454,7 @@ void register_eval(CLI::App& app) {
       else json_out["benchmarks"] = j["benchmarks"];
     }
     if (!custom.empty()) {
+      std::fflush(stdout);  // the report so far before the custom eval's progress lines (stderr)
       const eval::CustomReport rep = eval::run_custom_eval(prompts_path, custom, custom_texts, *m->net,
                                                            b ? b->net.get() : nullptr, tok, bos_id,
                                                            tokenizer::eos_ids(tok_model.token_files()));
