@@ -158,6 +158,48 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   return out;
 }
 
+std::vector<std::vector<double>> independent_logprobs(const engine::Transformer& net,
+                                                      const std::vector<std::vector<int32_t>>& seqs,
+                                                      const std::vector<int64_t>& from,
+                                                      const std::vector<bool>& want_last,
+                                                      std::vector<std::vector<float>>& last_rows) {
+  if (from.size() != seqs.size() || want_last.size() != seqs.size())
+    throw std::logic_error("independent_logprobs: one from and one want_last per sequence");
+  const int64_t V = net.arch().vocab;
+  std::vector<std::vector<double>> out(seqs.size());
+  last_rows.assign(seqs.size(), {});
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    if (seqs[s].empty() || from[s] < 1) throw std::logic_error("independent_logprobs: an empty sequence or from < 1");
+    out[s].assign(seqs[s].size(), 0.0);
+  }
+  const engine::KVCache none;
+  const std::vector<float> logits = net.forward_branches(seqs, none);
+  struct Need {
+    size_t seq;
+    int64_t row, pos;
+  };
+  std::vector<Need> need;
+  int64_t row0 = 0;
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const int64_t T = int64_t(seqs[s].size());
+    for (int64_t r = from[s] - 1; r + 1 < T; ++r) need.push_back({s, row0 + r, r + 1});
+    if (want_last[s]) {
+      const float* row = logits.data() + (row0 + T - 1) * V;
+      const RowNorm n = row_norm(row, V);
+      last_rows[s].resize(size_t(V));
+      for (int64_t i = 0; i < V; ++i) last_rows[s][size_t(i)] = float(logprob(row, n, int32_t(i)));
+    }
+    row0 += T;
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < need.size(); ++i) {
+    const Need& nd = need[i];
+    const float* row = logits.data() + nd.row * V;
+    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), seqs[nd.seq][size_t(nd.pos)]);
+  }
+  return out;
+}
+
 std::vector<int32_t> ChoiceScorer::encode(const std::string& text) const {
   std::vector<int32_t> ids;
   if (bos_ >= 0) ids.push_back(bos_);
@@ -229,32 +271,44 @@ TaskScore ChoiceScorer::hellaswag(const McTask& task) const {
   return t;
 }
 
-TaskScore ChoiceScorer::winogrande(const McTask& task) const {
+// One Winogrande task's sequences: llama.cpp's two (first + option + rest) and lm-eval's, where
+// its tokens differ; where scoring starts.
+struct ChoiceScorer::WinograndePlan {
+  std::vector<std::vector<int32_t>> seqs;
+  int64_t base[2] = {0, 0}, lm_ctx[2] = {0, 0}, cp = 0, from = 1;
+  size_t lm_seq[2] = {0, 0};
+};
+
+ChoiceScorer::WinograndePlan ChoiceScorer::plan_winogrande(const McTask& task) const {
   // llama.cpp: first + option + rest, scoring the tokens after those of first + option.
   // lm-eval: context first + option, continuation " " + rest.strip() (its own token sequence
   // when that differs, e.g. "_'s": it then inserts a space).
-  std::vector<std::vector<int32_t>> seqs;
-  int64_t base[2], lm_ctx[2];
-  size_t lm_seq[2];
+  WinograndePlan w;
   for (int s = 0; s < 2; ++s) {
-    seqs.push_back(encode(task.context + task.choices[size_t(s)] + task.after));
-    base[s] = int64_t(encode(task.context + task.choices[size_t(s)]).size());
+    w.seqs.push_back(encode(task.context + task.choices[size_t(s)] + task.after));
+    w.base[s] = int64_t(encode(task.context + task.choices[size_t(s)]).size());
   }
   for (int s = 0; s < 2; ++s) {
     std::string ctx = task.context + task.choices[size_t(s)], cont = after_blank(task.after);
     move_trailing_spaces(ctx, cont);
-    lm_ctx[s] = int64_t(encode(ctx).size());
+    w.lm_ctx[s] = int64_t(encode(ctx).size());
     std::vector<int32_t> whole = encode(ctx + cont);
-    auto same = std::find(seqs.begin(), seqs.end(), whole);
-    lm_seq[s] = size_t(same - seqs.begin());
-    if (same == seqs.end()) seqs.push_back(std::move(whole));
+    auto same = std::find(w.seqs.begin(), w.seqs.end(), whole);
+    w.lm_seq[s] = size_t(same - w.seqs.begin());
+    if (same == w.seqs.end()) w.seqs.push_back(std::move(whole));
   }
-  const std::vector<std::vector<int32_t>> pair(seqs.begin(), seqs.begin() + 2);
-  const int64_t cp = int64_t(common_prefix(pair));
-  const int64_t from = std::max<int64_t>(1, std::min({cp, base[0], base[1], lm_ctx[0], lm_ctx[1]}));
-  std::vector<float> last_row;
-  const auto lp = shared_prefix_logprobs(net_, seqs, from, &last_row);
+  const std::vector<std::vector<int32_t>> pair(w.seqs.begin(), w.seqs.begin() + 2);
+  w.cp = int64_t(common_prefix(pair));
+  w.from = std::max<int64_t>(1, std::min({w.cp, w.base[0], w.base[1], w.lm_ctx[0], w.lm_ctx[1]}));
+  return w;
+}
 
+namespace {
+
+// llama.cpp's and lm-eval's scores of one Winogrande task from its sequences' log-probs.
+TaskScore winogrande_score(const McTask& task, const std::vector<std::vector<int32_t>>& seqs, const int64_t base[2],
+                           const int64_t lm_ctx[2], const size_t lm_seq[2], int64_t cp,
+                           const std::vector<std::vector<double>>& lp, const std::vector<float>& last_row) {
   TaskScore t;
   t.index = task.index;
   t.gold = task.gold;
@@ -286,6 +340,47 @@ TaskScore ChoiceScorer::winogrande(const McTask& task) const {
   t.llama = score[0] > score[1] ? 0 : 1;  // a tie goes to the second, as in llama.cpp
   set_picks(t);
   return t;
+}
+
+}  // namespace
+
+TaskScore ChoiceScorer::winogrande(const McTask& task) const {
+  const WinograndePlan w = plan_winogrande(task);
+  std::vector<float> last_row;
+  const auto lp = shared_prefix_logprobs(net_, w.seqs, w.from, &last_row);
+  return winogrande_score(task, w.seqs, w.base, w.lm_ctx, w.lm_seq, w.cp, lp, last_row);
+}
+
+std::vector<TaskScore> ChoiceScorer::score_batch(Benchmark b, const std::vector<const McTask*>& tasks) const {
+  std::vector<TaskScore> out;
+  if (b != Benchmark::Winogrande || tasks.size() < 2) {
+    for (const McTask* t : tasks) out.push_back(score(b, *t));
+    return out;
+  }
+  // Every task's sequences side by side, each from its own first scored position.
+  std::vector<WinograndePlan> plans;
+  std::vector<std::vector<int32_t>> seqs;
+  std::vector<int64_t> from;
+  std::vector<bool> want_last;
+  std::vector<size_t> first;
+  for (const McTask* t : tasks) {
+    plans.push_back(plan_winogrande(*t));
+    first.push_back(seqs.size());
+    for (size_t s = 0; s < plans.back().seqs.size(); ++s) {
+      seqs.push_back(plans.back().seqs[s]);
+      from.push_back(plans.back().from);
+      want_last.push_back(s == 0);
+    }
+  }
+  std::vector<std::vector<float>> last_rows;
+  const auto lp = independent_logprobs(net_, seqs, from, want_last, last_rows);
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const WinograndePlan& w = plans[i];
+    const std::vector<std::vector<double>> mine(lp.begin() + long(first[i]),
+                                                lp.begin() + long(first[i] + w.seqs.size()));
+    out.push_back(winogrande_score(*tasks[i], w.seqs, w.base, w.lm_ctx, w.lm_seq, w.cp, mine, last_rows[first[i]]));
+  }
+  return out;
 }
 
 std::string to_string(McMetric m) {

@@ -38,6 +38,16 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
                                                         std::vector<float>* last_row = nullptr,
                                                         PrefixCache* reuse = nullptr);
 
+// Independent sequences in one pass (no shared prefix; each sees only itself): out[s][p] =
+// log p(seqs[s][p] | seqs[s][0..p)) for p >= from[s] (0 below), and for each s with want_last[s]
+// the log-softmax of its final row in last_rows[s]. Packs several short tasks into one read of
+// the weights, as llama.cpp packs Winogrande tasks into one batch.
+std::vector<std::vector<double>> independent_logprobs(const engine::Transformer& net,
+                                                      const std::vector<std::vector<int32_t>>& seqs,
+                                                      const std::vector<int64_t>& from,
+                                                      const std::vector<bool>& want_last,
+                                                      std::vector<std::vector<float>>& last_rows);
+
 struct ChoiceScore {
   double llama = 0;    // llama.cpp's score: mean log-prob of the tokens it scores
   double logprob = 0;  // lm-eval: sum of the continuation's token log-probs
@@ -58,11 +68,16 @@ class ChoiceScorer {
   ChoiceScorer(const engine::Transformer& net, const tokenizer::Tokenizer& tok, int32_t bos)
       : net_(net), tok_(tok), bos_(bos) {}
   TaskScore score(Benchmark b, const McTask& task) const;
+  // Several tasks: Winogrande's (short) tasks in one pass, the same scores as one at a time up to
+  // float summation order; other benchmarks one by one.
+  std::vector<TaskScore> score_batch(Benchmark b, const std::vector<const McTask*>& tasks) const;
 
  private:
+  struct WinograndePlan;
   std::vector<int32_t> encode(const std::string& text) const;
   TaskScore hellaswag(const McTask& task) const;
   TaskScore winogrande(const McTask& task) const;
+  WinograndePlan plan_winogrande(const McTask& task) const;
   TaskScore lm_eval_prompt(const McTask& task) const;
 
   const engine::Transformer& net_;

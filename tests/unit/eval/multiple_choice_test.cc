@@ -159,6 +159,61 @@ TEST(MultipleChoice, WinograndeShortTailKeepsLlamaCppsFirstTokenQuirk) {
   EXPECT_NEAR(got.choices[1].llama, m1, 1e-4);
 }
 
+TEST(MultipleChoice, IndependentSequencesInOnePassEqualEachFromScratch) {
+  const auto& net = *tiny().m->net;
+  const std::vector<std::vector<int32_t>> seqs = {ids("The cat sat on the mat."), ids("A dog"), ids("The cat ran")};
+  std::vector<std::vector<float>> last;
+  const auto lp = independent_logprobs(net, seqs, {1, 1, 4}, {true, false, true}, last);
+  ASSERT_EQ(lp.size(), 3u);
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const auto ref = from_scratch(net, seqs[s]);
+    for (size_t p = 0; p < ref.size(); ++p) {
+      if (s == 2 && p < 4) EXPECT_EQ(lp[s][p], 0.0);
+      else if (p > 0) EXPECT_NEAR(lp[s][p], ref[p], 1e-4) << "sequence " << s << " position " << p;
+    }
+  }
+  EXPECT_TRUE(last[1].empty());
+  ASSERT_EQ(last[2].size(), size_t(net.arch().vocab));
+  double total = 0;
+  for (float x : last[2]) total += std::exp(double(x));
+  EXPECT_NEAR(total, 1.0, 1e-4);
+}
+
+TEST(MultipleChoice, WinograndeTasksInOnePassScoreAsOneAtATime) {
+  // Both llama.cpp cases (skipping the choice, and the short-tail quirk) and lm-eval's own
+  // sequence ("_'s": a space inserted), packed into one pass.
+  const auto& t = tiny();
+  std::vector<McTask> tasks(4);
+  tasks[0].context = "Sarah was a better surgeon than Maria so ";
+  tasks[0].choices = {"Sarah", "Maria"};
+  tasks[0].after = " always got the easier cases.";
+  tasks[1].context = "It was ";
+  tasks[1].choices = {"ab", "cd"};
+  tasks[1].after = ".";
+  tasks[2].context = "The trophy did not fit in the suitcase because ";
+  tasks[2].choices = {"the trophy", "the suitcase"};
+  tasks[2].after = "'s size was wrong.";
+  tasks[3] = tasks[0];
+  tasks[3].choices = {"Maria", "Sarah"};
+  for (size_t i = 0; i < tasks.size(); ++i) tasks[i].index = i, tasks[i].gold = int(i % 2);
+  const ChoiceScorer scorer(*t.m->net, *t.tok, -1);
+  std::vector<const McTask*> ptrs;
+  for (const McTask& task : tasks) ptrs.push_back(&task);
+  const std::vector<TaskScore> batch = scorer.score_batch(Benchmark::Winogrande, ptrs);
+  ASSERT_EQ(batch.size(), tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const TaskScore one = scorer.score(Benchmark::Winogrande, tasks[i]);
+    EXPECT_EQ(batch[i].index, i);
+    EXPECT_EQ(batch[i].llama, one.llama) << i;
+    EXPECT_EQ(batch[i].acc, one.acc) << i;
+    ASSERT_EQ(batch[i].choices.size(), 2u);
+    for (size_t c = 0; c < 2; ++c) {
+      EXPECT_NEAR(batch[i].choices[c].llama, one.choices[c].llama, 1e-4) << i << " " << c;
+      EXPECT_NEAR(batch[i].choices[c].logprob, one.choices[c].logprob, 1e-3) << i << " " << c;
+    }
+  }
+}
+
 TEST(MultipleChoice, PrefixCacheKeepsOnlyWhatTheNextCallShares) {
   const auto& net = *tiny().m->net;
   PrefixCache reuse;
