@@ -83,6 +83,41 @@ void set_picks(TaskScore& t) {
   t.acc_norm = argmax_first(norm);
 }
 
+// forward_branches' logits (branch b's rows after branch b-1's, row r predicting its token r + 1),
+// scored: out[s][offset + r + 1] = log p(branches[s][r + 1]) for rows r >= first_row[s], and
+// the log-softmax of branch s's last row into *last[s] where that is not null. The rows are
+// normalised in parallel: a log-sum-exp over the vocabulary per row costs about as much as a
+// small forward pass.
+void score_branch_rows(const std::vector<float>& logits, int64_t V, const std::vector<std::vector<int32_t>>& branches,
+                       int64_t offset, const std::vector<int64_t>& first_row,
+                       const std::vector<std::vector<float>*>& last, std::vector<std::vector<double>>& out) {
+  struct Need {
+    size_t seq;
+    int64_t row, pos;
+    int32_t token;
+  };
+  std::vector<Need> need;
+  int64_t row0 = 0;
+  for (size_t s = 0; s < branches.size(); ++s) {
+    const int64_t T = int64_t(branches[s].size());
+    for (int64_t r = first_row[s]; r + 1 < T; ++r)
+      need.push_back({s, row0 + r, offset + r + 1, branches[s][size_t(r + 1)]});
+    if (last[s]) {
+      const float* row = logits.data() + (row0 + T - 1) * V;
+      const RowNorm n = row_norm(row, V);
+      last[s]->resize(size_t(V));
+      for (int64_t i = 0; i < V; ++i) (*last[s])[size_t(i)] = float(logprob(row, n, int32_t(i)));
+    }
+    row0 += T;
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < need.size(); ++i) {
+    const Need& nd = need[i];
+    const float* row = logits.data() + nd.row * V;
+    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), nd.token);
+  }
+}
+
 }  // namespace
 
 std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transformer& net,
@@ -129,32 +164,11 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   const bool rows_needed =
       last_row || std::any_of(rests.begin(), rests.end(), [](const std::vector<int32_t>& r) { return r.size() > 1; });
   if (!rows_needed) return out;
-  const std::vector<float> logits = net.forward_branches(rests, cache);
-  // The rows that score a token (row r of a rest predicts its token r + 1), normalised in parallel:
-  // a log-sum-exp over the vocabulary per row costs about as much as a small forward pass.
-  struct Need {
-    size_t seq;
-    int64_t row, pos;
-  };
-  std::vector<Need> need;
-  int64_t row0 = 0;
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    const int64_t T = int64_t(rests[s].size());
-    for (int64_t r = std::max<int64_t>(0, from - 1 - cp); r + 1 < T; ++r) need.push_back({s, row0 + r, cp + r + 1});
-    if (s == 0 && last_row) {
-      const float* row = logits.data() + (row0 + T - 1) * V;
-      const RowNorm n = row_norm(row, V);
-      last_row->resize(size_t(V));
-      for (int64_t i = 0; i < V; ++i) (*last_row)[size_t(i)] = float(logprob(row, n, int32_t(i)));
-    }
-    row0 += T;
-  }
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < need.size(); ++i) {
-    const Need& nd = need[i];
-    const float* row = logits.data() + nd.row * V;
-    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), seqs[nd.seq][size_t(nd.pos)]);
-  }
+  std::vector<int64_t> first_row;
+  std::vector<std::vector<float>*> last(seqs.size(), nullptr);
+  for (size_t i = 0; i < seqs.size(); ++i) first_row.push_back(std::max<int64_t>(0, from - 1 - cp));
+  last[0] = last_row;
+  score_branch_rows(net.forward_branches(rests, cache), V, rests, cp, first_row, last, out);
   return out;
 }
 
@@ -172,31 +186,13 @@ std::vector<std::vector<double>> independent_logprobs(const engine::Transformer&
     if (seqs[s].empty() || from[s] < 1) throw std::logic_error("independent_logprobs: an empty sequence or from < 1");
     out[s].assign(seqs[s].size(), 0.0);
   }
-  const engine::KVCache none;
-  const std::vector<float> logits = net.forward_branches(seqs, none);
-  struct Need {
-    size_t seq;
-    int64_t row, pos;
-  };
-  std::vector<Need> need;
-  int64_t row0 = 0;
-  for (size_t s = 0; s < seqs.size(); ++s) {
-    const int64_t T = int64_t(seqs[s].size());
-    for (int64_t r = from[s] - 1; r + 1 < T; ++r) need.push_back({s, row0 + r, r + 1});
-    if (want_last[s]) {
-      const float* row = logits.data() + (row0 + T - 1) * V;
-      const RowNorm n = row_norm(row, V);
-      last_rows[s].resize(size_t(V));
-      for (int64_t i = 0; i < V; ++i) last_rows[s][size_t(i)] = float(logprob(row, n, int32_t(i)));
-    }
-    row0 += T;
+  std::vector<int64_t> first_row;
+  std::vector<std::vector<float>*> last(seqs.size(), nullptr);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    first_row.push_back(from[i] - 1);
+    if (want_last[i]) last[i] = &last_rows[i];
   }
-#pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < need.size(); ++i) {
-    const Need& nd = need[i];
-    const float* row = logits.data() + nd.row * V;
-    out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), seqs[nd.seq][size_t(nd.pos)]);
-  }
+  score_branch_rows(net.forward_branches(seqs, engine::KVCache{}), V, seqs, 0, first_row, last, out);
   return out;
 }
 
@@ -303,12 +299,12 @@ ChoiceScorer::WinograndePlan ChoiceScorer::plan_winogrande(const McTask& task) c
   return w;
 }
 
-namespace {
-
 // llama.cpp's and lm-eval's scores of one Winogrande task from its sequences' log-probs.
-TaskScore winogrande_score(const McTask& task, const std::vector<std::vector<int32_t>>& seqs, const int64_t base[2],
-                           const int64_t lm_ctx[2], const size_t lm_seq[2], int64_t cp,
-                           const std::vector<std::vector<double>>& lp, const std::vector<float>& last_row) {
+TaskScore ChoiceScorer::score_winogrande(const McTask& task, const WinograndePlan& w,
+                                         const std::vector<std::vector<double>>& lp,
+                                         const std::vector<float>& last_row) {
+  const std::vector<std::vector<int32_t>>& seqs = w.seqs;
+  const int64_t cp = w.cp;
   TaskScore t;
   t.index = task.index;
   t.gold = task.gold;
@@ -319,7 +315,7 @@ TaskScore winogrande_score(const McTask& task, const std::vector<std::vector<int
   const bool skip_choice = len[0] - cp > 3 && len[1] - cp > 3;
   float score[2];
   for (int s = 0; s < 2; ++s) {
-    const int64_t start = skip_choice ? base[s] : cp, last = len[s] - start > 1 ? 1 : 0, end = len[s] - last;
+    const int64_t start = skip_choice ? w.base[s] : cp, last = len[s] - start > 1 ? 1 : 0, end = len[s] - last;
     float sum = 0;
     for (int64_t p = start; p < end; ++p) {
       // llama.cpp's FIXME, kept for comparable numbers: without skipping the choice, the second
@@ -332,8 +328,8 @@ TaskScore winogrande_score(const McTask& task, const std::vector<std::vector<int
   for (int s = 0; s < 2; ++s) {
     ChoiceScore c;
     c.llama = score[s];
-    const auto& seq = seqs[lm_seq[s]];
-    for (size_t p = size_t(std::max<int64_t>(1, lm_ctx[s])); p < seq.size(); ++p) c.logprob += lp[lm_seq[s]][p];
+    const auto& seq = seqs[w.lm_seq[s]];
+    for (size_t p = size_t(std::max<int64_t>(1, w.lm_ctx[s])); p < seq.size(); ++p) c.logprob += lp[w.lm_seq[s]][p];
     c.chars = code_points(after_blank(task.after));
     t.choices.push_back(c);
   }
@@ -342,13 +338,11 @@ TaskScore winogrande_score(const McTask& task, const std::vector<std::vector<int
   return t;
 }
 
-}  // namespace
-
 TaskScore ChoiceScorer::winogrande(const McTask& task) const {
   const WinograndePlan w = plan_winogrande(task);
   std::vector<float> last_row;
   const auto lp = shared_prefix_logprobs(net_, w.seqs, w.from, &last_row);
-  return winogrande_score(task, w.seqs, w.base, w.lm_ctx, w.lm_seq, w.cp, lp, last_row);
+  return score_winogrande(task, w, lp, last_row);
 }
 
 std::vector<TaskScore> ChoiceScorer::score_batch(Benchmark b, const std::vector<const McTask*>& tasks) const {
@@ -378,7 +372,7 @@ std::vector<TaskScore> ChoiceScorer::score_batch(Benchmark b, const std::vector<
     const WinograndePlan& w = plans[i];
     const std::vector<std::vector<double>> mine(lp.begin() + long(first[i]),
                                                 lp.begin() + long(first[i] + w.seqs.size()));
-    out.push_back(winogrande_score(*tasks[i], w.seqs, w.base, w.lm_ctx, w.lm_seq, w.cp, mine, last_rows[first[i]]));
+    out.push_back(score_winogrande(*tasks[i], w, mine, last_rows[first[i]]));
   }
   return out;
 }

@@ -78,6 +78,8 @@ class ChoiceScorer {
   TaskScore hellaswag(const McTask& task) const;
   TaskScore winogrande(const McTask& task) const;
   WinograndePlan plan_winogrande(const McTask& task) const;
+  static TaskScore score_winogrande(const McTask& task, const WinograndePlan& w,
+                                    const std::vector<std::vector<double>>& lp, const std::vector<float>& last_row);
   TaskScore lm_eval_prompt(const McTask& task) const;
 
   const engine::Transformer& net_;
