@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "numerics/ggml_quants_internal.h"
@@ -142,6 +143,22 @@ void quantize_row_iq4_xs(const float* x, uint8_t* y, int64_t n, const float* qw)
                             &b.scales_h, b.scales_l);
     std::memcpy(y + i * int64_t(sizeof b), &b, sizeof b);
   }
+}
+
+void levels_iq4_xs(const uint8_t* block, GgmlLevels* out) {
+  BlockIq4Xs b;
+  std::memcpy(&b, block, sizeof b);
+  const float d = fp16_to_f32(b.d);
+  for (int ib = 0; ib < 8; ++ib) {
+    const int low = (b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF;
+    const int ls = low | (((b.scales_h >> (2 * ib)) & 3) << 4);
+    for (int j = 0; j < kBlock; ++j) out[32 * ib + j] = GgmlLevels{d * float(ls - 32), 0, 0, 0, 15, kIq4Values};
+  }
+}
+void pack_iq4_xs(const uint8_t* L, uint8_t* block) {
+  uint8_t* qs = block + offsetof(BlockIq4Xs, qs);
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < 16; ++j) qs[16 * i + j] = uint8_t((L[32 * i + j] & 0xF) | ((L[32 * i + 16 + j] & 0xF) << 4));
 }
 
 void dequantize_iq4_xs(const uint8_t* x, float* y, int64_t n) {

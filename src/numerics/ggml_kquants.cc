@@ -4,6 +4,7 @@
 // quantize_row_qX_K_impl, as ggml_quantize_chunk picks. The searches live in ggml_search.cc.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "numerics/ggml_quants_internal.h"
@@ -254,16 +255,7 @@ void quantize_block_q3_k(const float* x, const float* qw, BlockQ3K& b) {
     }
   }
   // The high bit of value e is bit e/32 of hmask[e % 32]; the low 2 bits pack as Q2_K's.
-  uint8_t low[kSuper];
-  for (int e = 0; e < kSuper; ++e) {
-    int l = L[e];
-    if (l > 3) {
-      b.hmask[e % 32] |= uint8_t(1 << (e / 32));
-      l -= 4;
-    }
-    low[e] = uint8_t(l);
-  }
-  pack_2bit(low, b.qs);
+  pack_q3_k(reinterpret_cast<const uint8_t*>(L), reinterpret_cast<uint8_t*>(&b));
 }
 
 // ---- Q4_K and Q5_K: 8 sub-blocks of 32, 6-bit scales and mins ----
@@ -341,29 +333,14 @@ constexpr K4Search kQ5KSearch{31, -0.5f, 15, true};
 void quantize_block_q4_k(const float* x, const float* qw, BlockQ4K& b) {
   uint8_t L[kSuper];
   quantize_k4_family(x, qw, kQ4KSearch, &b.d, &b.dmin, b.scales, L);
-  // Byte 32c + l: value 64c + l in the low nibble, 64c + 32 + l in the high one.
-  for (int c = 0; c < 4; ++c)
-    for (int l = 0; l < 32; ++l)
-      b.qs[32 * c + l] = uint8_t(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+  pack_q4_k(L, reinterpret_cast<uint8_t*>(&b));
 }
 
 void quantize_block_q5_k(const float* x, const float* qw, BlockQ5K& b) {
   uint8_t L[kSuper];
   quantize_k4_family(x, qw, kQ5KSearch, &b.d, &b.dmin, b.scales, L);
   // Low nibbles as Q4_K; the fifth bit of 64c + l / 64c + 32 + l is bit 2c / 2c+1 of qh[l].
-  for (int c = 0; c < 4; ++c)
-    for (int l = 0; l < 32; ++l) {
-      int lo = L[64 * c + l], hi = L[64 * c + 32 + l];
-      if (lo > 15) {
-        lo -= 16;
-        b.qh[l] |= uint8_t(1 << (2 * c));
-      }
-      if (hi > 15) {
-        hi -= 16;
-        b.qh[l] |= uint8_t(2 << (2 * c));
-      }
-      b.qs[32 * c + l] = uint8_t(lo | (hi << 4));
-    }
+  pack_q5_k(L, reinterpret_cast<uint8_t*>(&b));
 }
 
 // ---- Q6_K ----
@@ -396,16 +373,7 @@ void quantize_block_q6_k(const float* x, const float* qw, BlockQ6K& b) {
   }
   // Per half h: ql[64h + l] holds 128h + l (low) and 128h + 64 + l (high), ql[64h + 32 + l]
   // holds 128h + 32 + l and 128h + 96 + l; qh[32h + l] the top 2 bits of the four.
-  for (int h = 0; h < 2; ++h) {
-    const int8_t* Lh = L + 128 * h;
-    for (int l = 0; l < 32; ++l) {
-      const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
-      b.ql[64 * h + l] = uint8_t((q1 & 0xF) | ((q3 & 0xF) << 4));
-      b.ql[64 * h + 32 + l] = uint8_t((q2 & 0xF) | ((q4 & 0xF) << 4));
-      b.qh[32 * h + l] =
-          uint8_t((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
-    }
-  }
+  pack_q6_k(reinterpret_cast<const uint8_t*>(L), reinterpret_cast<uint8_t*>(&b));
 }
 
 // One row of super-blocks; qw (the imatrix, length n) moves along with x. Every encoder
@@ -502,6 +470,100 @@ void dequantize_q6_k(const uint8_t* x, float* y, int64_t n) {
       const int low = quarter < 2 ? ql & 0xF : ql >> 4;
       const int high = (b.qh[32 * h + l] >> (2 * quarter)) & 3;
       y[e] = d * float(b.scales[e / 16]) * float((low | (high << 4)) - 32);
+    }
+  }
+}
+
+}  // namespace lowbit::ggml_detail
+
+// ---- Levels and packing per super-block (GPTQ re-picks the levels; the scales stay) ----
+
+namespace lowbit::ggml_detail {
+
+namespace {
+
+// The same level range at every position of a sub-block of `n` values.
+void fill_levels(GgmlLevels* out, int n, float step, float shift, int offset, int lo, int hi) {
+  for (int i = 0; i < n; ++i) out[i] = GgmlLevels{step, shift, offset, lo, hi, nullptr};
+}
+
+// Q4_K / Q5_K: byte 32c + l holds value 64c + l (low nibble) and 64c + 32 + l (high nibble).
+void pack_k4_nibbles(const uint8_t* L, uint8_t* qs) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) qs[32 * c + l] = uint8_t((L[64 * c + l] & 0xF) | ((L[64 * c + 32 + l] & 0xF) << 4));
+}
+
+}  // namespace
+
+void levels_q2_k(const uint8_t* block, GgmlLevels* out) {
+  const auto b = load_block<BlockQ2K>(block, 0);
+  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
+  for (int j = 0; j < 16; ++j)
+    fill_levels(out + 16 * j, 16, d * float(b.scales[j] & 0xF), min * float(b.scales[j] >> 4), 0, 0, 3);
+}
+void pack_q2_k(const uint8_t* L, uint8_t* block) { pack_2bit(L, block + offsetof(BlockQ2K, qs)); }
+
+void levels_q3_k(const uint8_t* block, GgmlLevels* out) {
+  const auto b = load_block<BlockQ3K>(block, 0);
+  const float d_all = fp16_to_f32(b.d);
+  for (int j = 0; j < 16; ++j) fill_levels(out + 16 * j, 16, d_all * float(unpack_scale_q3(j, b.scales)), 0, 4, 0, 7);
+}
+void pack_q3_k(const uint8_t* L, uint8_t* block) {
+  uint8_t low[kSuper], hmask[32] = {};
+  for (int e = 0; e < kSuper; ++e) {
+    if (L[e] > 3) hmask[e % 32] |= uint8_t(1 << (e / 32));
+    low[e] = uint8_t(L[e] & 3);
+  }
+  std::memcpy(block + offsetof(BlockQ3K, hmask), hmask, 32);
+  pack_2bit(low, block + offsetof(BlockQ3K, qs));
+}
+
+void levels_q4_k(const uint8_t* block, GgmlLevels* out) {
+  const auto b = load_block<BlockQ4K>(block, 0);
+  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_k4(j, b.scales, &sc, &m);
+    fill_levels(out + 32 * j, 32, d * float(sc), min * float(m), 0, 0, 15);
+  }
+}
+void pack_q4_k(const uint8_t* L, uint8_t* block) { pack_k4_nibbles(L, block + offsetof(BlockQ4K, qs)); }
+
+void levels_q5_k(const uint8_t* block, GgmlLevels* out) {
+  const auto b = load_block<BlockQ5K>(block, 0);
+  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_k4(j, b.scales, &sc, &m);
+    fill_levels(out + 32 * j, 32, d * float(sc), min * float(m), 0, 0, 31);
+  }
+}
+void pack_q5_k(const uint8_t* L, uint8_t* block) {
+  uint8_t qh[32] = {};
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      if (L[64 * c + l] > 15) qh[l] |= uint8_t(1 << (2 * c));
+      if (L[64 * c + 32 + l] > 15) qh[l] |= uint8_t(2 << (2 * c));
+    }
+  std::memcpy(block + offsetof(BlockQ5K, qh), qh, 32);
+  pack_k4_nibbles(L, block + offsetof(BlockQ5K, qs));
+}
+
+void levels_q6_k(const uint8_t* block, GgmlLevels* out) {
+  const auto b = load_block<BlockQ6K>(block, 0);
+  const float d = fp16_to_f32(b.d);
+  for (int j = 0; j < 16; ++j) fill_levels(out + 16 * j, 16, d * float(b.scales[j]), 0, 32, 0, 63);
+}
+void pack_q6_k(const uint8_t* L, uint8_t* block) {
+  uint8_t* ql = block + offsetof(BlockQ6K, ql);
+  uint8_t* qh = block + offsetof(BlockQ6K, qh);
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* Lh = L + 128 * h;
+    for (int l = 0; l < 32; ++l) {
+      const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
+      ql[64 * h + l] = uint8_t((q1 & 0xF) | ((q3 & 0xF) << 4));
+      ql[64 * h + 32 + l] = uint8_t((q2 & 0xF) | ((q4 & 0xF) << 4));
+      qh[32 * h + l] = uint8_t((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
     }
   }
 }

@@ -197,9 +197,31 @@ void dequantize_legacy(const uint8_t* x, float* y, int64_t n) {
   }
 }
 
+// Levels of one block: symmetric types decode d * (L - centre), affine ones d * L + m.
+template <LegacyLayout F>
+void legacy_levels(const uint8_t* block, GgmlLevels* out) {
+  const float d = load_fp16(block);
+  const GgmlLevels l = F.affine ? GgmlLevels{d, -load_fp16(block + 2), 0, 0, F.nmax(), nullptr}
+                                : GgmlLevels{d, 0, F.centre(), 0, F.nmax(), nullptr};
+  for (int j = 0; j < kBlock; ++j) out[j] = l;
+}
+
+template <LegacyLayout F>
+void legacy_pack(const uint8_t* levels, uint8_t* block) {
+  pack_codes(block + F.codes_at(), F.bits == 5 ? block + F.fifth_bits_at() : nullptr, levels);
+}
+
 }  // namespace
 
 void quantize_row_q4_0(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ4_0>(x, y, n, w); }
+void levels_q4_0(const uint8_t* b, GgmlLevels* out) { legacy_levels<kQ4_0>(b, out); }
+void levels_q4_1(const uint8_t* b, GgmlLevels* out) { legacy_levels<kQ4_1>(b, out); }
+void levels_q5_0(const uint8_t* b, GgmlLevels* out) { legacy_levels<kQ5_0>(b, out); }
+void levels_q5_1(const uint8_t* b, GgmlLevels* out) { legacy_levels<kQ5_1>(b, out); }
+void pack_q4_0(const uint8_t* L, uint8_t* b) { legacy_pack<kQ4_0>(L, b); }
+void pack_q4_1(const uint8_t* L, uint8_t* b) { legacy_pack<kQ4_1>(L, b); }
+void pack_q5_0(const uint8_t* L, uint8_t* b) { legacy_pack<kQ5_0>(L, b); }
+void pack_q5_1(const uint8_t* L, uint8_t* b) { legacy_pack<kQ5_1>(L, b); }
 void quantize_row_q4_1(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ4_1>(x, y, n, w); }
 void quantize_row_q5_0(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ5_0>(x, y, n, w); }
 void quantize_row_q5_1(const float* x, uint8_t* y, int64_t n, const float* w) { quantize_row_legacy<kQ5_1>(x, y, n, w); }
@@ -222,6 +244,15 @@ void quantize_row_q8_0(const float* x, uint8_t* y, int64_t n, const float*) {
   }
 }
 
+// Level L is the int8 code L - 128, in ggml's symmetric range [-127, 127].
+void levels_q8_0(const uint8_t* block, GgmlLevels* out) {
+  const float d = load_fp16(block);
+  for (int j = 0; j < kBlock; ++j) out[j] = GgmlLevels{d, 0, 128, 1, 255, nullptr};
+}
+void pack_q8_0(const uint8_t* L, uint8_t* block) {
+  for (int j = 0; j < kBlock; ++j) block[2 + j] = uint8_t(int(L[j]) - 128);
+}
+
 void dequantize_q8_0(const uint8_t* x, float* y, int64_t n) {
   for (int64_t b = 0; b < n / kBlock; ++b, x += 34, y += kBlock) {
     const float d = load_fp16(x);
@@ -240,6 +271,12 @@ void quantize_row_iq4_nl(const float* x, uint8_t* y, int64_t n, const float* imp
     std::memcpy(y + b * 18, &d, 2);
   }
 }
+
+void levels_iq4_nl(const uint8_t* block, GgmlLevels* out) {
+  const float d = load_fp16(block);
+  for (int j = 0; j < kBlock; ++j) out[j] = GgmlLevels{d, 0, 0, 0, 15, kIq4Values};
+}
+void pack_iq4_nl(const uint8_t* L, uint8_t* block) { pack_codes(block + 2, nullptr, L); }
 
 void dequantize_iq4_nl(const uint8_t* x, float* y, int64_t n) {
   int q[kBlock];

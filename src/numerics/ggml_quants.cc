@@ -1,10 +1,13 @@
 #include "numerics/ggml_quants.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "core/error.h"
+#include "numerics/ggml_iq4.h"
 #include "numerics/ggml_quants_internal.h"
+#include "numerics/ggml_search.h"
 #include "numerics/half.h"
 
 namespace lowbit {
@@ -50,25 +53,31 @@ using namespace ggml_detail;
 
 // One row per type lowbit encodes; ids, names and sizes are core/ggml_types.h's rows.
 const GgmlCodec kCodecs[] = {
-    {GgmlType::F32, quantize_row_f32, dequantize_f32, false},
-    {GgmlType::F16, quantize_row_f16, dequantize_f16, false},
-    {GgmlType::BF16, quantize_row_bf16, dequantize_bf16, false},
-    {GgmlType::Q4_0, quantize_row_q4_0, dequantize_q4_0, true},
-    {GgmlType::Q4_1, quantize_row_q4_1, dequantize_q4_1, true},
-    {GgmlType::Q5_0, quantize_row_q5_0, dequantize_q5_0, true},
-    {GgmlType::Q5_1, quantize_row_q5_1, dequantize_q5_1, true},
-    {GgmlType::Q8_0, quantize_row_q8_0, dequantize_q8_0, false},
-    {GgmlType::IQ4_NL, quantize_row_iq4_nl, dequantize_iq4_nl, true},
-    {GgmlType::MXFP4, quantize_row_mxfp4, dequantize_mxfp4, false},
-    {GgmlType::Q2_K, quantize_row_q2_k, dequantize_q2_k, true},
-    {GgmlType::Q3_K, quantize_row_q3_k, dequantize_q3_k, true},
-    {GgmlType::Q4_K, quantize_row_q4_k, dequantize_q4_k, true},
-    {GgmlType::Q5_K, quantize_row_q5_k, dequantize_q5_k, true},
-    {GgmlType::Q6_K, quantize_row_q6_k, dequantize_q6_k, true},
-    {GgmlType::IQ4_XS, quantize_row_iq4_xs, dequantize_iq4_xs, true},
+    {GgmlType::F32, quantize_row_f32, dequantize_f32, false, nullptr, nullptr},
+    {GgmlType::F16, quantize_row_f16, dequantize_f16, false, nullptr, nullptr},
+    {GgmlType::BF16, quantize_row_bf16, dequantize_bf16, false, nullptr, nullptr},
+    {GgmlType::Q4_0, quantize_row_q4_0, dequantize_q4_0, true, levels_q4_0, pack_q4_0},
+    {GgmlType::Q4_1, quantize_row_q4_1, dequantize_q4_1, true, levels_q4_1, pack_q4_1},
+    {GgmlType::Q5_0, quantize_row_q5_0, dequantize_q5_0, true, levels_q5_0, pack_q5_0},
+    {GgmlType::Q5_1, quantize_row_q5_1, dequantize_q5_1, true, levels_q5_1, pack_q5_1},
+    {GgmlType::Q8_0, quantize_row_q8_0, dequantize_q8_0, false, levels_q8_0, pack_q8_0},
+    {GgmlType::IQ4_NL, quantize_row_iq4_nl, dequantize_iq4_nl, true, levels_iq4_nl, pack_iq4_nl},
+    {GgmlType::MXFP4, quantize_row_mxfp4, dequantize_mxfp4, false, nullptr, nullptr},
+    {GgmlType::Q2_K, quantize_row_q2_k, dequantize_q2_k, true, levels_q2_k, pack_q2_k},
+    {GgmlType::Q3_K, quantize_row_q3_k, dequantize_q3_k, true, levels_q3_k, pack_q3_k},
+    {GgmlType::Q4_K, quantize_row_q4_k, dequantize_q4_k, true, levels_q4_k, pack_q4_k},
+    {GgmlType::Q5_K, quantize_row_q5_k, dequantize_q5_k, true, levels_q5_k, pack_q5_k},
+    {GgmlType::Q6_K, quantize_row_q6_k, dequantize_q6_k, true, levels_q6_k, pack_q6_k},
+    {GgmlType::IQ4_XS, quantize_row_iq4_xs, dequantize_iq4_xs, true, levels_iq4_xs, pack_iq4_xs},
 };
 
 }  // namespace
+
+int GgmlLevels::nearest(float x) const {
+  if (step == 0) return std::clamp(offset, lo, hi);
+  if (table) return iq4_nearest_code(x / step);  // the one codebook with a table (IQ4)
+  return std::clamp(nearest_int((x + shift) / step) + offset, lo, hi);
+}
 
 const GgmlCodec* find_ggml_codec(GgmlType t) {
   for (const auto& c : kCodecs)

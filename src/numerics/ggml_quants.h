@@ -9,6 +9,21 @@
 
 namespace lowbit {
 
+// The levels a block offers at one position, as its decoder computes them: level L in [lo, hi]
+// decodes to step * (L - offset) - shift, or to step * table[L] for a non-uniform codebook (IQ4).
+// GPTQ on a ggml type (algorithms/gptq_ggml.h) keeps the scales a block's search chose and
+// re-picks each level with error feedback.
+struct GgmlLevels {
+  float step = 0, shift = 0;
+  int offset = 0, lo = 0, hi = 0;
+  const int8_t* table = nullptr;
+  float value(int level) const {
+    return table ? step * float(table[level]) : step * float(level - offset) - shift;
+  }
+  // The level whose value is nearest x (any level when step is 0: they all decode alike).
+  int nearest(float x) const;
+};
+
 // One type's codec. quantize_row encodes one row of ne0 values (a multiple of the block size);
 // importance is the row's per-column weights (E[x^2] of the input channel, length ne0) or null,
 // exactly as ggml_quantize_chunk receives its imatrix. dequantize decodes n values.
@@ -17,6 +32,11 @@ struct GgmlCodec {
   void (*quantize_row)(const float* src, uint8_t* dst, int64_t ne0, const float* importance);
   void (*dequantize)(const uint8_t* src, float* dst, int64_t n);
   bool uses_importance;  // false: ggml ignores the imatrix for this type (Q8_0, MXFP4, plain types)
+  // Per block of block_size values: the levels at each position (from the block's scales), and
+  // levels written into the block's code fields, its scales untouched. Null for the plain types
+  // and MXFP4 (no per-block levels to re-pick).
+  void (*block_levels)(const uint8_t* block, GgmlLevels* out) = nullptr;
+  void (*pack_levels)(const uint8_t* levels, uint8_t* block) = nullptr;
 };
 
 // The codec of a type; nullptr when lowbit does not encode it.

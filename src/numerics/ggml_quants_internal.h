@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "numerics/ggml_quants.h"
+
 namespace lowbit::ggml_detail {
 
 // Plain types (ggml_quants.cc).
@@ -44,5 +46,31 @@ void dequantize_q6_k(const uint8_t* x, float* y, int64_t n);
 // IQ4_XS (ggml_iq4.cc, beside the search IQ4_NL shares).
 void quantize_row_iq4_xs(const float* x, uint8_t* y, int64_t n, const float* w);
 void dequantize_iq4_xs(const uint8_t* x, float* y, int64_t n);
+
+// Levels and packing per block, for GPTQ (ggml_quants.h's GgmlCodec::block_levels / pack_levels).
+void levels_q4_0(const uint8_t* block, GgmlLevels* out);
+void pack_q4_0(const uint8_t* levels, uint8_t* block);
+void levels_q4_1(const uint8_t* block, GgmlLevels* out);
+void pack_q4_1(const uint8_t* levels, uint8_t* block);
+void levels_q5_0(const uint8_t* block, GgmlLevels* out);
+void pack_q5_0(const uint8_t* levels, uint8_t* block);
+void levels_q5_1(const uint8_t* block, GgmlLevels* out);
+void pack_q5_1(const uint8_t* levels, uint8_t* block);
+void levels_q8_0(const uint8_t* block, GgmlLevels* out);
+void pack_q8_0(const uint8_t* levels, uint8_t* block);
+void levels_iq4_nl(const uint8_t* block, GgmlLevels* out);
+void pack_iq4_nl(const uint8_t* levels, uint8_t* block);
+void levels_q2_k(const uint8_t* block, GgmlLevels* out);
+void pack_q2_k(const uint8_t* levels, uint8_t* block);
+void levels_q3_k(const uint8_t* block, GgmlLevels* out);
+void pack_q3_k(const uint8_t* levels, uint8_t* block);
+void levels_q4_k(const uint8_t* block, GgmlLevels* out);
+void pack_q4_k(const uint8_t* levels, uint8_t* block);
+void levels_q5_k(const uint8_t* block, GgmlLevels* out);
+void pack_q5_k(const uint8_t* levels, uint8_t* block);
+void levels_q6_k(const uint8_t* block, GgmlLevels* out);
+void pack_q6_k(const uint8_t* levels, uint8_t* block);
+void levels_iq4_xs(const uint8_t* block, GgmlLevels* out);
+void pack_iq4_xs(const uint8_t* levels, uint8_t* block);
 
 }  // namespace lowbit::ggml_detail
