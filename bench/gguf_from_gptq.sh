@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# GPTQ's and AWQ's codes in a GGUF file, next to llama-quantize's own rounding, on SmolLM2-135M:
-# Q4_0 files made by (a) llama-quantize, (b) llama-quantize --imatrix (llama-imatrix on the
-# calibration text), (c) lowbit imatrix Q4_0, (d-f) lowbit RTN / GPTQ / AWQ W4A16 symmetric
-# group 32 (a Q4_0 grid) carried into Q4_0 by `lowbit quantize CT_DIR --gguf-type Q4_0`. All
-# share llama-quantize's mix (token_embd q8_0; SmolLM2's output is tied) and are scored by
-# llama-perplexity --kl-divergence against the BF16 GGUF on the first N chunks of 512 tokens
-# of WikiText-2 test: file size, PPL, mean KLD, same top token.
+# GPTQ's and AWQ's codes in GGUF files, next to llama-quantize's own rounding, on SmolLM2-135M.
+# For each type of --types (llama-quantize's ftype names): (a) llama-quantize, (b) llama-quantize
+# --imatrix (llama-imatrix on the calibration text), (c) lowbit --calib (its own imatrix: the same
+# search), (d) lowbit --method gptq (GPTQ onto each tensor's GGUF type: the imatrix search's
+# scales, levels re-picked with error feedback). For Q4_0 also (e) lowbit RTN / GPTQ / AWQ W4A16
+# symmetric group 32 (a Q4_0 grid) carried into Q4_0 by `lowbit quantize CT_DIR --gguf-type Q4_0`
+# (--methods). All share llama-quantize's mix for the type and are scored by llama-perplexity
+# --kl-divergence against the BF16 GGUF on the first N chunks of 512 tokens of WikiText-2 test:
+# file size, PPL, mean KLD, same top token, wall time to make it.
 #
-#   bench/gguf_from_gptq.sh [--chunks 40] [--samples 64] [--threads $(nproc)] [--methods "rtn gptq awq"]
+#   bench/gguf_from_gptq.sh [--types "Q4_0 Q4_K_M"] [--chunks 40] [--samples 64] [--threads $(nproc)]
+#                           [--methods "rtn gptq gptq+imatrix_mse awq"]   (--methods "" skips (e))
 #   (AWQ's grid search is the slow one: about 0.1 s per calibration token on 2 cores)
 #
 # Needs: build/lowbit, the SmolLM2 fixture, llama.cpp from scripts/llama-cpp.sh, the shared data.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-chunks=40 samples=64 threads="$(nproc)" methods="rtn gptq gptq+imatrix_mse awq"
+chunks=40 samples=64 threads="$(nproc)" methods="rtn gptq gptq+imatrix_mse awq" types="Q4_0"
 text="$root/../shared/data/wikitext-2-raw-test.txt" chat="$root/../shared/data/chat-calib.jsonl"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -21,7 +24,8 @@ while [ $# -gt 0 ]; do
     --samples) samples="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --types) types="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -51,18 +55,24 @@ score() {  # score LABEL FILE [TIMED-LABEL]: one table row
 }
 
 printf '%-40s %10s %9s %10s %10s %9s\n' file size PPL "mean KLD" "same top" "made in"
-timed llama-quantize "$bin/llama-quantize" "$work/bf16.gguf" "$work/lq.gguf" Q4_0 "$threads"
-score llama-quantize "$work/lq.gguf"
 timed llama-imatrix "$bin/llama-imatrix" -m "$work/bf16.gguf" -f "$work/chat.txt" -c 512 --chunks "$samples" \
   -t "$threads" -o "$work/chat.imatrix.gguf"
-timed llama-quantize-imatrix "$bin/llama-quantize" --imatrix "$work/chat.imatrix.gguf" "$work/bf16.gguf" \
-  "$work/lqi.gguf" Q4_0 "$threads"
-score "llama-quantize --imatrix" "$work/lqi.gguf" llama-quantize-imatrix
-timed lowbit-imatrix "$lowbit" quantize "$smol" -o "$work/li.gguf" --gguf-type Q4_0 --calib "$work/chat.txt" \
-  --samples "$samples" --seq-len 512 --progress off --overwrite
-score "lowbit --gguf-type Q4_0 --calib" "$work/li.gguf" lowbit-imatrix
-common=(--scheme W4A16 --group-size 32 --ignore lm_head --no-report --progress off --overwrite)
 calib=(--calib "$work/chat.txt" --samples "$samples" --seq-len 512)
+for t in $types; do
+  timed "lq-$t" "$bin/llama-quantize" "$work/bf16.gguf" "$work/lq-$t.gguf" "$t" "$threads"
+  score "$t llama-quantize" "$work/lq-$t.gguf" "lq-$t"
+  timed "lqi-$t" "$bin/llama-quantize" --imatrix "$work/chat.imatrix.gguf" "$work/bf16.gguf" "$work/lqi-$t.gguf" \
+    "$t" "$threads"
+  score "$t llama-quantize --imatrix" "$work/lqi-$t.gguf" "lqi-$t"
+  timed "li-$t" "$lowbit" quantize "$smol" -o "$work/li-$t.gguf" --gguf-type "$t" "${calib[@]}" --progress off \
+    --overwrite
+  score "$t lowbit --calib" "$work/li-$t.gguf" "li-$t"
+  timed "lg-$t" "$lowbit" quantize "$smol" -o "$work/lg-$t.gguf" --gguf-type "$t" --method gptq "${calib[@]}" \
+    --progress off --overwrite
+  score "$t lowbit --method gptq" "$work/lg-$t.gguf" "lg-$t"
+done
+case " $types " in *" Q4_0 "*) ;; *) methods="" ;; esac
+common=(--scheme W4A16 --group-size 32 --ignore lm_head --no-report --progress off --overwrite)
 for m in $methods; do
   name="ct-$m"
   case "$m" in

@@ -63,7 +63,97 @@ GgmlType ggml_type_flag(const std::string& name, const char* flag) {
 
 int run_gguf(QuantizeFlags& f, CLI::App& sub);
 
-// `--method gptq|awq|awq+gptq --gguf-type Q4_0|Q4_1|Q8_0`: the method writes a compressed-tensors
+// The GGUF export's options from the flags (types, tokenizer, mix overrides).
+pipeline::GgufExportOptions gguf_options(const QuantizeFlags& f) {
+  pipeline::GgufExportOptions o;
+  o.output = f.output;
+  o.overwrite = f.overwrite;
+  o.ftype = f.gguf_type.empty() ? "Q4_K_M" : f.gguf_type;
+  o.pre_tokenizer = f.gguf_pre;
+  o.progress = parse_progress_mode(f.progress);
+  o.mix.pure = f.pure;
+  o.mix.ignore = f.ignore;
+  if (!f.output_tensor_type.empty()) o.mix.output_type = ggml_type_flag(f.output_tensor_type, "--output-tensor-type");
+  if (!f.token_embedding_type.empty())
+    o.mix.token_embedding_type = ggml_type_flag(f.token_embedding_type, "--token-embedding-type");
+  for (const auto& t : f.tensor_types) o.mix.tensor_types.push_back(quant::parse_gguf_tensor_type(t));
+  return o;
+}
+
+void print_gguf_summary(const pipeline::GgufExportSummary& sum, const std::string& output, bool error_table) {
+  if (error_table && !sum.sizes.errors.empty()) std::printf("%s", pipeline::error_table(sum.sizes, output, false).c_str());
+  for (const auto& n : sum.notes) log::info(n);
+  if (sum.kept_codes + sum.re_rounded > 0)
+    log::info("from compressed-tensors: " + std::to_string(sum.kept_codes) +
+              " quantized module(s) kept their codes and scales, " +
+              std::to_string(sum.re_rounded) +
+              " decoded and quantized again (Q4_0 keeps symmetric int4 group 32, Q4_1 asymmetric, Q8_0 "
+              "symmetric int8 group 32)" +
+              (sum.rounded_offsets ? "; " + std::to_string(sum.rounded_offsets) +
+                                         " Q4_1 block offset(s) rounded to FP16"
+                                   : std::string()));
+  if (sum.calibrated > 0)
+    log::info(std::to_string(sum.calibrated) + " Linear(s) quantized by GPTQ onto their GGUF type (the imatrix search's "
+              "scales, levels re-picked with error feedback)");
+  std::string types;
+  for (const auto& [t, n] : sum.tensors_per_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
+  std::printf("tensor types: %s\n%s", types.c_str(), pipeline::summary_line(sum.sizes, output).c_str());
+}
+
+// The calibration samples of --calib (text, JSONL, chat, or self:N), as the quantize run reads them.
+pipeline::CalibrationSet calibration_set(const QuantizeFlags& f, CLI::App& sub, const io::ModelDir& in,
+                                         ProgressMode progress) {
+  if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
+    if (sub.count("--samples") && f.samples != n)
+      log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
+                " is ignored");
+    log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
+              " tokens itself");
+    return pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, progress);
+  }
+  const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
+  pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
+  pipeline::CalibrationSet set =
+      pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
+  log::info("calibration: " + set.description);
+  return set;
+}
+
+// `--method gptq --gguf-type TYPE`: GPTQ layer by layer onto each Linear's GGUF type (every type
+// with per-block levels), written straight into the file; the other tensors as without a method.
+int run_gguf_gptq(QuantizeFlags& f, CLI::App& sub) {
+  if (f.calib.empty()) throw UserError("--method gptq needs calibration data: --calib FILE");
+  if (!f.imatrix.empty()) throw UserError("--imatrix with --method gptq: GPTQ computes its own from --calib");
+  if (f.resume || f.dry_run || !f.eval_text.empty())
+    throw UserError("--resume, --dry-run and --eval do not combine with --method into GGUF");
+  io::ModelDir in(f.model);
+  const model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
+  pipeline::GgufExportOptions o = gguf_options(f);
+  o.mix.has_imatrix = true;  // GPTQ's searches weigh by the calibration's E[x^2]
+  // A bad request (types, tokenizer, an existing output) fails before the calibration.
+  const std::map<std::string, GgmlType> targets = pipeline::gguf_gptq_targets(in, arch, o);
+  exporter::GgufMetadataOptions mo;
+  mo.pre_tokenizer = o.pre_tokenizer;
+  exporter::gguf_metadata(in.path(), arch, in.config(), mo);
+  if (std::filesystem::exists(f.output) && !f.overwrite)
+    throw UserError(f.output + ": already exists (pass --overwrite to replace it)");
+  if (targets.empty()) throw UserError("--method gptq: no Linear of this mix has a type GPTQ can quantize onto");
+  algorithms::GptqOptions g;
+  if (f.block_size) g.block_size = f.block_size;
+  if (f.dampening_frac >= 0) g.dampening_frac = f.dampening_frac;
+  if (f.actorder == "none") g.actorder = algorithms::GptqOptions::ActOrder::None;  // (the parser allows static/weight/none)
+  const quant::Recipe recipe;  // no compressed-tensors scheme: every target is a ggml type
+  const quant::Plan plan;  // (no module has a compressed-tensors choice)
+  pipeline::SequentialCalibration calibrated(in, arch, recipe, plan, calibration_set(f, sub, in, o.progress), g,
+                                             o.progress);
+  calibrated.set_ggml_targets(targets);
+  o.calibrated = &calibrated;
+  o.calibrated_types = targets;
+  print_gguf_summary(pipeline::export_gguf(in, arch, o), f.output, !f.quiet_report);
+  return 0;
+}
+
+// `--method awq|awq+gptq --gguf-type Q4_0|Q4_1|Q8_0`: the method writes a compressed-tensors
 // checkpoint on the type's own grid (int4 symmetric / asymmetric / int8 symmetric, groups of 32)
 // into a hidden sibling folder, whose codes then go into the GGUF blocks unchanged
 // (pipeline/gguf_from_compressed.h); the folder is removed either way.
@@ -77,9 +167,9 @@ int run_gguf_calibrated(QuantizeFlags& f, CLI::App& sub) {
   else if (upper == "Q8_0") scheme = "W8A16";
   else
     throw UserError("--method " + f.method + " with --gguf-type " + ftype +
-                    ": GPTQ/AWQ codes go into GGUF where its grid is a compressed-tensors one: Q4_0 (int4 symmetric, "
-                    "group 32), Q4_1 (asymmetric) or Q8_0; for the k-quants and IQ types use --calib alone (an "
-                    "importance matrix)");
+                    ": AWQ's codes go into GGUF where its grid is a compressed-tensors one: Q4_0 (int4 symmetric, "
+                    "group 32), Q4_1 (asymmetric) or Q8_0; for the k-quants and IQ types use --method gptq or --calib "
+                    "alone (an importance matrix)");
   if (f.calib.empty()) throw UserError("--method " + f.method + " needs calibration data: --calib FILE");
   if (!f.imatrix.empty()) throw UserError("--imatrix with --method " + f.method + ": the method uses --calib");
   if (f.resume || f.dry_run || !f.eval_text.empty())
@@ -138,6 +228,7 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   if (f.s.any() || !f.recipe.empty() || sub.count("--targets"))
     throw UserError("--format gguf takes its types from --gguf-type (and --tensor-type); drop --scheme/--bits/"
                     "--group-size/--strategy/--observer/--recipe/--targets");
+  if (f.method == "gptq") return run_gguf_gptq(f, sub);
   if (!f.method.empty() && f.method != "rtn") return run_gguf_calibrated(f, sub);
   if (!f.calib.empty() && !f.imatrix.empty())
     throw UserError("--calib computes an importance matrix and --imatrix reads one: give one of them");
@@ -145,18 +236,7 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
   if (!f.eval_text.empty()) throw UserError("--eval with --format gguf: run llama-perplexity on the file");
   io::ModelDir in(f.model);
   const model::Architecture arch = model::architecture_from_config(in.config(), (in.path() / "config.json").string());
-  pipeline::GgufExportOptions o;
-  o.output = f.output;
-  o.overwrite = f.overwrite;
-  o.ftype = f.gguf_type.empty() ? "Q4_K_M" : f.gguf_type;
-  o.pre_tokenizer = f.gguf_pre;
-  o.progress = parse_progress_mode(f.progress);
-  o.mix.pure = f.pure;
-  o.mix.ignore = f.ignore;
-  if (!f.output_tensor_type.empty()) o.mix.output_type = ggml_type_flag(f.output_tensor_type, "--output-tensor-type");
-  if (!f.token_embedding_type.empty())
-    o.mix.token_embedding_type = ggml_type_flag(f.token_embedding_type, "--token-embedding-type");
-  for (const auto& t : f.tensor_types) o.mix.tensor_types.push_back(quant::parse_gguf_tensor_type(t));
+  pipeline::GgufExportOptions o = gguf_options(f);
   io::Imatrix imatrix;
   if (!f.imatrix.empty()) {
     imatrix = io::read_imatrix(f.imatrix);
@@ -198,20 +278,7 @@ int run_gguf(QuantizeFlags& f, CLI::App& sub) {
               std::to_string(imatrix.chunk_count) + " chunks" +
               (imatrix.datasets.empty() ? "" : " of " + imatrix.datasets[0]));
   }
-  const pipeline::GgufExportSummary sum = pipeline::export_gguf(in, arch, o);
-  for (const auto& n : sum.notes) log::info(n);
-  if (sum.kept_codes + sum.re_rounded > 0)
-    log::info("from compressed-tensors: " + std::to_string(sum.kept_codes) +
-              " quantized module(s) kept their codes and scales, " +
-              std::to_string(sum.re_rounded) +
-              " decoded and quantized again (Q4_0 keeps symmetric int4 group 32, Q4_1 asymmetric, Q8_0 "
-              "symmetric int8 group 32)" +
-              (sum.rounded_offsets ? "; " + std::to_string(sum.rounded_offsets) +
-                                         " Q4_1 block offset(s) rounded to FP16"
-                                   : std::string()));
-  std::string types;
-  for (const auto& [t, n] : sum.tensors_per_type) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + t;
-  std::printf("tensor types: %s\n%s", types.c_str(), pipeline::summary_line(sum.sizes, f.output).c_str());
+  print_gguf_summary(pipeline::export_gguf(in, arch, o), f.output, false);
   return 0;
 }
 

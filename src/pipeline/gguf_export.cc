@@ -143,6 +143,23 @@ quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch
   return mix;
 }
 
+std::map<std::string, GgmlType> gguf_gptq_targets(const io::ModelDir& in, const model::Architecture& arch,
+                                                  const GgufExportOptions& opts) {
+  const quant::GgufMix mix = plan_gguf(in, arch, opts);
+  const std::string garch = model::gguf_arch(arch);
+  std::map<std::string, GgmlType> out;
+  for (const auto& t : mix.tensors) {
+    const GgmlCodec* c = find_ggml_codec(t.type);
+    if (!c || !c->block_levels) continue;
+    const std::string hf = model::hf_tensor_name(garch, t.name);
+    if (!hf.ends_with(".weight")) continue;
+    const std::string path = hf.substr(0, hf.size() - 7);
+    for (const auto& m : arch.modules)
+      if (m.path == path && m.is_linear()) out[path] = t.type;
+  }
+  return out;
+}
+
 GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts) {
   const quant::GgufMix mix = plan_gguf(in, arch, opts);
   const std::optional<CompressedSource> ct = compressed_source(in, arch);
@@ -225,6 +242,24 @@ GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture&
     }
     const io::TensorRef* src = &in.at(t.hf);
     s.input_bytes = src->info->nbytes();
+    const std::string module = t.hf.ends_with(".weight") ? t.hf.substr(0, t.hf.size() - 7) : std::string();
+    if (auto c = opts.calibrated_types.find(module); opts.calibrated && c != opts.calibrated_types.end()) {
+      if (c->second != type) throw std::logic_error("the calibrator was told another type for " + module);
+      s.produce = [&sum, &opts, &arch, src, module, type, rows, out_bytes, permute, heads,
+                   name = t.gguf](exporter::CheckpointWriter& w) {
+        QuantizedModule q = opts.calibrated->quantize(arch.module(module), quant::QuantArgs{}, *src, {});
+        if (q.ggml_type != type || q.ggml_blocks.size() != out_bytes)
+          throw std::logic_error("the calibrator's blocks for " + module + " are not " + std::string(ggml_traits(type).name));
+        if (permute) permute_rope_rows_bytes(q.ggml_blocks.data(), rows, out_bytes / uint64_t(rows), heads);
+        const ErrorStats e = quantization_error(q.weight);
+        sum.sizes.errors.push_back({module, std::string(ggml_traits(type).name), e.relative_error, e.snr_db, q.note});
+        ++sum.calibrated;
+        src->release();
+        write_counted(w, sum, name, type, q.ggml_blocks);
+      };
+      steps.push_back(std::move(s));
+      continue;
+    }
     // Only a tensor being quantized reads its entry (sizes were checked by plan_gguf, but for
     // token_embd.weight's, which llama-quantize lets pass unused).
     const auto imatrix = ggml_traits(type).quantized ? opts.imatrix.find(t.gguf) : opts.imatrix.end();

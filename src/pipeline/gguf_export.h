@@ -15,6 +15,7 @@
 #include "io/model_dir.h"
 #include "model/architecture.h"
 #include "pipeline/stream.h"
+#include "pipeline/weight_quantizer.h"
 #include "quant/gguf_mix.h"
 
 namespace lowbit::pipeline {
@@ -35,6 +36,11 @@ struct GgufExportOptions {
   std::vector<std::string> imatrix_datasets;
   uint32_t imatrix_chunks = 0;
   ProgressMode progress = ProgressMode::Auto;
+  // GPTQ onto the GGUF types (a SequentialCalibration told gguf_gptq_targets()): each of those
+  // Linears is asked for, in order, and its blocks are written as they are. Null: every tensor
+  // is quantized here by ggml's search.
+  WeightQuantizer* calibrated = nullptr;
+  std::map<std::string, GgmlType> calibrated_types;  // module path -> type, as the calibrator was told
 };
 
 struct GgufExportSummary {
@@ -44,11 +50,18 @@ struct GgufExportSummary {
   // From a compressed-tensors source: quantized modules whose codes and scales went into the
   // GGUF blocks unchanged, and those decoded and quantized again (the grids differ).
   int kept_codes = 0, re_rounded = 0;
+  int calibrated = 0;  // Linears whose blocks came from the calibrator (GPTQ); their errors in sizes.errors
   int64_t rounded_offsets = 0;  // Q4_1 blocks whose offset was rounded to FP16 (codes kept)
 };
 
 // The mix alone (what --dry-run prints): GGUF name, shape and type of every tensor.
 quant::GgufMix plan_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts);
+
+// The Linears GPTQ can quantize onto their mix type (every type with per-block levels: the
+// k-quants, the legacy types, IQ4_NL, IQ4_XS), module path -> type; the rest (norms, the token
+// embedding, F16/BF16/MXFP4 tensors) are written as export_gguf always writes them.
+std::map<std::string, GgmlType> gguf_gptq_targets(const io::ModelDir& in, const model::Architecture& arch,
+                                                  const GgufExportOptions& opts);
 
 GgufExportSummary export_gguf(const io::ModelDir& in, const model::Architecture& arch, const GgufExportOptions& opts);
 

@@ -154,7 +154,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
   return sum;
 }
 
-std::string error_table(const QuantizeSummary& sum, const std::filesystem::path& output) {
+std::string error_table(const QuantizeSummary& sum, const std::filesystem::path& output, bool report_file) {
   if (sum.errors.empty()) return "";
   std::string out;
   char buf[512];
@@ -167,9 +167,10 @@ std::string error_table(const QuantizeSummary& sum, const std::filesystem::path&
     out += buf;
     if (e.relative_error > worst->relative_error) worst = &e;
   }
-  std::snprintf(buf, sizeof buf, "worst: %s (relative error %.5f); per-module report: %s/quantization_report.json\n",
-                worst->module.c_str(), worst->relative_error, output.string().c_str());
-  return out + buf;
+  std::snprintf(buf, sizeof buf, "worst: %s (relative error %.5f)", worst->module.c_str(), worst->relative_error);
+  out += buf;
+  if (report_file) out += "; per-module report: " + output.string() + "/quantization_report.json";
+  return out + "\n";
 }
 
 std::string summary_line(const QuantizeSummary& s, const std::filesystem::path& output, const char* verb) {

@@ -29,7 +29,7 @@ QuantizeSummary quantize_checkpoint(const io::ModelDir& in, const model::Archite
                                     const QuantizeOptions& opts);
 
 // The per-module error table and its worst row (empty when nothing was quantized).
-std::string error_table(const QuantizeSummary& s, const std::filesystem::path& output);
+std::string error_table(const QuantizeSummary& s, const std::filesystem::path& output, bool report_file = true);
 // "wrote OUT: N modules quantized, M tensors copied, ... in T s (R/s)".
 std::string summary_line(const QuantizeSummary& s, const std::filesystem::path& output, const char* verb = "quantized");
 

@@ -6,13 +6,15 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "algorithms/gptq_ggml.h"
+#include "algorithms/rtn.h"
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/log.h"
 #include "engine/decoder_layer.h"
 #include "engine/gemm_bf16.h"
+#include "engine/ggml_linear.h"
 #include "engine/quantized_linear.h"
-#include "algorithms/rtn.h"
 #include "numerics/half.h"
 #include "numerics/scan.h"
 
@@ -153,7 +155,12 @@ class QuantizedOverlay : public engine::WeightSource {
     auto it = q_.find(m.path);
     if (it == q_.end()) return base_.linear(m);
     auto base = base_.linear(m);  // for the bias
-    auto out = std::make_unique<engine::QuantizedLinear>(it->second.weight);
+    std::unique_ptr<engine::Linear> out;
+    if (!it->second.ggml_blocks.empty())
+      out = std::make_unique<engine::GgmlLinear>(it->second.ggml_blocks.data(), it->second.ggml_type, m.in_features,
+                                                 m.out_features);
+    else
+      out = std::make_unique<engine::QuantizedLinear>(it->second.weight);
     out->copy_bias_from(*base);
     return out;
   }
@@ -222,6 +229,38 @@ const quant::QuantArgs* SequentialCalibration::args_of(const model::Module& m) c
   return &*recipe_.config_groups[size_t(c->group)].second.weights;
 }
 
+void SequentialCalibration::set_ggml_targets(std::map<std::string, GgmlType> targets) {
+  if (!targets.empty() && (awq_ || state_ || method_ != Method::Gptq))
+    throw std::logic_error("GPTQ onto ggml types runs without AWQ or a resume state");
+  ggml_targets_ = std::move(targets);
+}
+
+QuantizedModule SequentialCalibration::gptq_module(const model::Module& m, const void* data, DType dtype,
+                                                   const std::vector<float>& h, const std::string& where,
+                                                   std::optional<float> shared_amax) const {
+  QuantizedModule out;
+  if (auto g = ggml_targets_.find(m.path); g != ggml_targets_.end()) {
+    // ggml's search weighs by the imatrix, E[x^2] = diag(H) / 2.
+    const int64_t k = m.in_features;
+    std::vector<float> importance(static_cast<size_t>(k));
+    for (int64_t i = 0; i < k; ++i) importance[size_t(i)] = h[size_t(i * k + i)] / 2;
+    algorithms::GgmlGptqResult r = algorithms::gptq_quantize_ggml(data, dtype, m.out_features, k, g->second, h.data(),
+                                                                  importance.data(), options_, where);
+    out.ggml_blocks = std::move(r.blocks);
+    out.ggml_type = g->second;
+    out.weight.error_sq = r.error_sq;
+    out.weight.norm_sq = r.norm_sq;
+    out.note = r.note;
+  } else {
+    algorithms::GptqResult r = algorithms::gptq_quantize(data, dtype, m.out_features, m.in_features, *args_of(m),
+                                                         h.data(), options_, where, shared_amax);
+    out.weight = std::move(r.weight);
+    out.note = r.note;
+  }
+  if (!out.note.empty()) log::warn(m.path + ": " + out.note);
+  return out;
+}
+
 void SequentialCalibration::restore_layer(int i) {
   LayerResult r = state_->load_layer(i);
   done_ = std::move(r.modules);
@@ -263,7 +302,7 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     for (const model::Module* m : group)
       if (m->layer == i) leader[m->path] = group[0]->path;
   for (const auto& m : arch_.modules)
-    if (m.layer == i && m.is_linear() && args_of(m)) {
+    if (m.layer == i && m.is_linear() && is_target(m)) {
       targets.push_back(&m);
       const std::string lead = leader.count(m.path) ? leader[m.path] : m.path;
       collect.want(arch_.module(lead), lead);
@@ -347,11 +386,7 @@ void SequentialCalibration::calibrate_layer(int i, const std::map<std::string, f
     }
     const auto g0 = std::chrono::steady_clock::now();
     const std::vector<float> h = collect.take_hessian(m->path, m->in_features, int64_t(hidden_.size()));
-    algorithms::GptqResult r = algorithms::gptq_quantize(data, w.info->dtype, m->out_features, m->in_features,
-                                                         *args_of(*m), h.data(), options_, where,
-                                                         shared_amax_of(amax, m->path));
-    if (!r.note.empty()) log::warn(m->path + ": " + r.note);
-    done_[m->path] = {std::move(r.weight), r.note};
+    done_[m->path] = gptq_module(*m, data, w.info->dtype, h, where, shared_amax_of(amax, m->path));
     // The sweep's error feedback (rows x cols^2) and the three factorisations (4/3 cols^3).
     const double n = double(m->in_features);
     stages_.gptq.seconds += seconds_since(g0);
@@ -438,11 +473,7 @@ void SequentialCalibration::calibrate_head(const std::map<std::string, float>& s
     return;
   }
   const std::vector<float> hess = collect.take_hessian(head.path, head.in_features, int64_t(hidden_.size()));
-  algorithms::GptqResult r = algorithms::gptq_quantize(w->data(), w->info->dtype, head.out_features, head.in_features,
-                                                       *args_of(head), hess.data(), options_, where,
-                                                       shared_amax_of(shared_amax, head.path));
-  if (!r.note.empty()) log::warn(head.path + ": " + r.note);
-  done_[head.path] = {std::move(r.weight), r.note};
+  done_[head.path] = gptq_module(head, w->data(), w->info->dtype, hess, where, shared_amax_of(shared_amax, head.path));
 }
 
 QuantizedModule SequentialCalibration::quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,

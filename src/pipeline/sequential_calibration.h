@@ -47,6 +47,10 @@ class SequentialCalibration : public WeightQuantizer {
                         ProgressMode progress = ProgressMode::Auto, Method method = Method::Gptq,
                         std::optional<AwqConfig> awq = std::nullopt, ResumeState* state = nullptr);
   ~SequentialCalibration() override;
+  // GGUF export: these modules (path -> ggml type, beside or instead of the plan's) are
+  // quantized by GPTQ onto the type's blocks (algorithms/gptq_ggml.h), their QuantizedModule
+  // holding ggml_blocks. Not with AWQ or a resume state. Set before the first quantize().
+  void set_ggml_targets(std::map<std::string, GgmlType> targets);
   // Calibrates the module's layer first if it has not been (layers in order; lm_head last).
   QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                            const std::map<std::string, float>& shared_amax) override;
@@ -65,6 +69,10 @@ class SequentialCalibration : public WeightQuantizer {
   void calibrate_through(int layer, const std::map<std::string, float>& shared_amax);
   void calibrate_head(const std::map<std::string, float>& shared_amax);
   const quant::QuantArgs* args_of(const model::Module& m) const;
+  bool is_target(const model::Module& m) const { return args_of(m) || ggml_targets_.count(m.path); }
+  // GPTQ of one module from its (folded) weight and Hessian, onto its ggml type or its args.
+  QuantizedModule gptq_module(const model::Module& m, const void* data, DType dtype, const std::vector<float>& hessian,
+                              const std::string& where, std::optional<float> shared_amax) const;
   void log_stages() const;
 
   // Wall time and useful FLOPs of each stage, summed over the layers calibrated in this run
@@ -86,6 +94,7 @@ class SequentialCalibration : public WeightQuantizer {
   algorithms::GptqOptions options_;
   Method method_;
   std::optional<AwqConfig> awq_;
+  std::map<std::string, GgmlType> ggml_targets_;
   std::vector<AwqMappingResult> awq_results_;
   std::map<std::string, std::vector<uint8_t>> folded_dense_;  // AWQ-changed tensors not yet written
   exporter::CheckpointWeights source_;

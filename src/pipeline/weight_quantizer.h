@@ -7,8 +7,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "core/ggml_types.h"
 #include "io/model_dir.h"
 #include "model/architecture.h"
 #include "numerics/quantized_weight.h"
@@ -17,8 +19,14 @@
 namespace lowbit::pipeline {
 
 struct QuantizedModule {
+  QuantizedModule() = default;
+  QuantizedModule(QuantizedWeight w, std::string n) : weight(std::move(w)), note(std::move(n)) {}
   QuantizedWeight weight;
   std::string note;  // e.g. a GPTQ fallback; "" if nothing to report
+  // GPTQ onto a ggml type (GGUF export): the blocks, rows in Hugging Face order; `weight` is
+  // then empty. Empty for every compressed-tensors scheme.
+  std::vector<uint8_t> ggml_blocks;
+  GgmlType ggml_type = GgmlType::F32;
 };
 
 class WeightQuantizer {

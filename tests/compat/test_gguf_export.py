@@ -127,8 +127,10 @@ def test_bad_gguf_requests_are_clear_errors(tiny_gguf_model, tmp_path):
         (["--gguf-type", "Q4_K_XL"], "Q4_K_M"),                        # unknown ftype lists the valid ones
         (["--gguf-type", "Q4_K_M", "--scheme", "W4A16"], "--gguf-type"),
         (["--gguf-type", "Q4_K_M", "--tensor-type", "attn_v=q9_9"], "q9_9"),
-        (["--gguf-type", "Q4_K_M", "--method", "gptq"], "Q4_0 (int4 symmetric, group 32)"),  # GPTQ's grid: Q4_0/Q4_1/Q8_0
+        (["--gguf-type", "Q4_K_M", "--method", "awq"], "Q4_0 (int4 symmetric, group 32)"),  # AWQ's grid: Q4_0/Q4_1/Q8_0
         (["--gguf-type", "Q4_0", "--method", "gptq"], "needs calibration data"),
+        (["--gguf-type", "Q4_K_M", "--method", "gptq", "--calib", str(tiny_gguf_model / "config.json"),
+          "--imatrix", str(tiny_gguf_model / "config.json")], "computes its own"),
         (["--gguf-type", "TQ1_0"], "does not encode yet"),                # refused before any work
     ]:
         out = tmp_path / "x.gguf"

@@ -115,8 +115,11 @@ TEST_F(ImatrixCli, BadInputsAreOneClearError) {
 TEST_F(ImatrixCli, GptqIntoGgufRefusesBeforeCalibrating) {
   const fs::path k = root / "k.gguf";
   const std::string gptq = "quantize " + model.string() + " -o " + k.string() + " --method gptq --progress off ";
-  expect_error(gptq + "--calib " + calib.string() + " --gguf-type Q4_K_M",
+  const std::string awq = "quantize " + model.string() + " -o " + k.string() + " --method awq --progress off ";
+  expect_error(awq + "--calib " + calib.string() + " --gguf-type Q4_K_M",
                "Q4_0 (int4 symmetric, group 32), Q4_1 (asymmetric) or Q8_0", k);
+  expect_error(gptq + "--calib " + calib.string() + " --gguf-type Q4_K_M --imatrix " + calib.string(),
+               "GPTQ computes its own", k);
   expect_error(gptq + "--gguf-type Q4_0", "needs calibration data", k);
   const Result r = run(gptq + "--calib " + calib.string() + " --gguf-type Q4_0 --gguf-pre gpt-2");
   EXPECT_EQ(r.rc, 2) << r.out;
