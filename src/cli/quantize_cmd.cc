@@ -109,7 +109,9 @@ pipeline::CalibrationSet calibration_set(const QuantizeFlags& f, CLI::App& sub, 
                 " is ignored");
     log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
               " tokens itself");
-    return pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, progress);
+    pipeline::CalibrationSet set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, progress);
+    log::info("calibration: " + set.description);
+    return set;
   }
   const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
   pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
@@ -397,21 +399,11 @@ int run(QuantizeFlags f, CLI::App& sub) {
         log::info("calibration: " + set.description + " (from the resume state)");
       } else {
         try {
-          if (const int64_t n = pipeline::self_calibration_count(f.calib); n > 0) {
-            if (sub.count("--samples") && f.samples != n)
-              log::warn("--calib " + f.calib + " sets the number of samples; --samples " + std::to_string(f.samples) +
-                        " is ignored");
-            log::info("calibration: the model writes " + std::to_string(n) + " samples of " + std::to_string(f.seq_len) +
-                      " tokens itself");
-            set = pipeline::generate_calibration(in.path(), n, f.seq_len, f.seed, opts.progress);
-            opts.calibration = {{"generated", "self"}, {"temperature", 1.0}};
-          } else {
-            const auto tok = tokenizer::Tokenizer::from_file(in.path() / "tokenizer.json");
-            pipeline::CalibrationOptions co{f.calib, f.samples, f.seq_len, f.seed, in.path()};
-            set = pipeline::load_calibration(co, tok, tokenizer::bos_to_add(in.path(), tok, tokenizer::BosMode::Auto));
-            opts.calibration = {{"file", std::filesystem::path(f.calib).filename().string()}, {"sha256", set.sha256}};
-          }
-          log::info("calibration: " + set.description);
+          set = calibration_set(f, sub, in, opts.progress);
+          opts.calibration = pipeline::self_calibration_count(f.calib) > 0
+                                 ? nlohmann::json{{"generated", "self"}, {"temperature", 1.0}}
+                                 : nlohmann::json{{"file", std::filesystem::path(f.calib).filename().string()},
+                                                  {"sha256", set.sha256}};
           opts.calibration.update({{"samples", set.samples.size()}, {"tokens", set.tokens}, {"seq_len", f.seq_len},
                                    {"seed", f.seed}});
           if (awq) opts.calibration["awq_search_tokens"] = awq->options.search_tokens;

@@ -493,6 +493,18 @@ void pack_k4_nibbles(const uint8_t* L, uint8_t* qs) {
     for (int l = 0; l < 32; ++l) qs[32 * c + l] = uint8_t((L[64 * c + l] & 0xF) | ((L[64 * c + 32 + l] & 0xF) << 4));
 }
 
+// Q4_K / Q5_K: 8 sub-blocks of 32, level L decodes to (d * sc) * L - dmin * m.
+template <class Block>
+void levels_k4_family(const uint8_t* block, GgmlLevels* out, int nmax) {
+  const auto b = load_block<Block>(block, 0);
+  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_k4(j, b.scales, &sc, &m);
+    fill_levels(out + 32 * j, 32, d * float(sc), min * float(m), 0, 0, nmax);
+  }
+}
+
 }  // namespace
 
 void levels_q2_k(const uint8_t* block, GgmlLevels* out) {
@@ -518,26 +530,10 @@ void pack_q3_k(const uint8_t* L, uint8_t* block) {
   pack_2bit(low, block + offsetof(BlockQ3K, qs));
 }
 
-void levels_q4_k(const uint8_t* block, GgmlLevels* out) {
-  const auto b = load_block<BlockQ4K>(block, 0);
-  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    unpack_scale_k4(j, b.scales, &sc, &m);
-    fill_levels(out + 32 * j, 32, d * float(sc), min * float(m), 0, 0, 15);
-  }
-}
+void levels_q4_k(const uint8_t* block, GgmlLevels* out) { levels_k4_family<BlockQ4K>(block, out, 15); }
 void pack_q4_k(const uint8_t* L, uint8_t* block) { pack_k4_nibbles(L, block + offsetof(BlockQ4K, qs)); }
 
-void levels_q5_k(const uint8_t* block, GgmlLevels* out) {
-  const auto b = load_block<BlockQ5K>(block, 0);
-  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    unpack_scale_k4(j, b.scales, &sc, &m);
-    fill_levels(out + 32 * j, 32, d * float(sc), min * float(m), 0, 0, 31);
-  }
-}
+void levels_q5_k(const uint8_t* block, GgmlLevels* out) { levels_k4_family<BlockQ5K>(block, out, 31); }
 void pack_q5_k(const uint8_t* L, uint8_t* block) {
   uint8_t qh[32] = {};
   for (int c = 0; c < 4; ++c)
