@@ -56,16 +56,21 @@ GptqSetup gptq_setup(const void* w, DType dtype, int64_t rows, int64_t cols, con
 
 // The sweep: blocks of `block` columns; each column quantized by `quantize(x, row, column)`
 // (the dequantized value it chose), its error spread over the block's later columns at once
-// (rows in parallel), then over the remaining columns with one GEMM. Returns GPTQ's loss,
-// sum (w - q)^2 / d^2 / 2 (as llm-compressor logs it).
-template <class Quantize>
-double gptq_sweep(GptqSetup& s, int64_t rows, int64_t cols, int64_t block, const Quantize& quantize) {
+// (rows in parallel), then over the remaining columns with one GEMM. `before_block(i1, i2)` runs
+// first for each block of sweep positions [i1, i2): every column from i1 on then holds all the
+// feedback of the columns before it. Returns GPTQ's loss, sum (w - q)^2 / d^2 / 2 (as
+// llm-compressor logs it).
+inline void no_hook(int64_t, int64_t) {}
+template <class Quantize, class BeforeBlock = decltype(no_hook)>
+double gptq_sweep(GptqSetup& s, int64_t rows, int64_t cols, int64_t block, const Quantize& quantize,
+                  const BeforeBlock& before_block = no_hook) {
   const float* u = s.inv->u();
   std::vector<float> err(size_t(block) * size_t(rows));
   float* wt = s.wt.data();
   double loss = 0;
   for (int64_t i1 = 0; i1 < cols; i1 += block) {
     const int64_t i2 = std::min(cols, i1 + block), count = i2 - i1;
+    before_block(i1, i2);
 #pragma omp parallel for schedule(static) reduction(+ : loss)
     for (int64_t r0 = 0; r0 < rows; r0 += 64) {
       const int64_t r1 = std::min(rows, r0 + 64);

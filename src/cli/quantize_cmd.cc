@@ -32,7 +32,7 @@ namespace {
 
 struct QuantizeFlags {
   std::string model, output, recipe, progress = "auto", max_shard = "5GB";
-  std::string method, calib, actorder, duo_scaling, eval_text;
+  std::string method, calib, actorder, duo_scaling, eval_text, gptq_scales = "during";
   int64_t eval_chunks = -1;
   int n_grid = 0;
   int64_t awq_search_tokens = -1;  // -1: the default (kAwqSearchTokens)
@@ -148,7 +148,8 @@ int run_gguf_gptq(QuantizeFlags& f, CLI::App& sub) {
   const quant::Plan plan;  // (no module has a compressed-tensors choice)
   pipeline::SequentialCalibration calibrated(in, arch, recipe, plan, calibration_set(f, sub, in, o.progress), g,
                                              o.progress);
-  calibrated.set_ggml_targets(targets);
+  calibrated.set_ggml_targets(targets, f.gptq_scales == "before" ? algorithms::GgmlScales::Before
+                                                                 : algorithms::GgmlScales::During);
   o.calibrated = &calibrated;
   o.calibrated_types = targets;
   print_gguf_summary(pipeline::export_gguf(in, arch, o), f.output, !f.quiet_report);
@@ -479,6 +480,11 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--block-size", f.block_size, "GPTQ: columns per lazy batch update (128)");
   sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation; = weight) | none")
       ->check(CLI::IsMember({"static", "weight", "none"}));
+  sub->add_option("--gptq-scales", f.gptq_scales,
+                  "GPTQ into GGUF: each block's scales searched on the error-fed weight when the sweep reaches it "
+                  "(during) or on the original weight before the sweep (before: llama-quantize --imatrix's scales)")
+      ->check(CLI::IsMember({"during", "before"}))
+      ->capture_default_str();
   sub->add_option("--duo-scaling", f.duo_scaling,
                   "AWQ: scales from activations and weights (true, default) | activations only (false) | both")
       ->check(CLI::IsMember({"true", "false", "both"}));

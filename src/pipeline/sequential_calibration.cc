@@ -229,10 +229,11 @@ const quant::QuantArgs* SequentialCalibration::args_of(const model::Module& m) c
   return &*recipe_.config_groups[size_t(c->group)].second.weights;
 }
 
-void SequentialCalibration::set_ggml_targets(std::map<std::string, GgmlType> targets) {
+void SequentialCalibration::set_ggml_targets(std::map<std::string, GgmlType> targets, algorithms::GgmlScales scales) {
   if (!targets.empty() && (awq_ || state_ || method_ != Method::Gptq))
     throw std::logic_error("GPTQ onto ggml types runs without AWQ or a resume state");
   ggml_targets_ = std::move(targets);
+  ggml_scales_ = scales;
 }
 
 QuantizedModule SequentialCalibration::gptq_module(const model::Module& m, const void* data, DType dtype,
@@ -245,7 +246,7 @@ QuantizedModule SequentialCalibration::gptq_module(const model::Module& m, const
     std::vector<float> importance(static_cast<size_t>(k));
     for (int64_t i = 0; i < k; ++i) importance[size_t(i)] = h[size_t(i * k + i)] / 2;
     algorithms::GgmlGptqResult r = algorithms::gptq_quantize_ggml(data, dtype, m.out_features, k, g->second, h.data(),
-                                                                  importance.data(), options_, where);
+                                                                  importance.data(), options_, where, ggml_scales_);
     out.ggml_blocks = std::move(r.blocks);
     out.ggml_type = g->second;
     out.weight.error_sq = r.error_sq;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "algorithms/gptq.h"
+#include "algorithms/gptq_ggml.h"
 #include "core/progress.h"
 #include "engine/transformer.h"
 #include "export/checkpoint_weights.h"
@@ -50,7 +51,8 @@ class SequentialCalibration : public WeightQuantizer {
   // GGUF export: these modules (path -> ggml type, beside or instead of the plan's) are
   // quantized by GPTQ onto the type's blocks (algorithms/gptq_ggml.h), their QuantizedModule
   // holding ggml_blocks. Not with AWQ or a resume state. Set before the first quantize().
-  void set_ggml_targets(std::map<std::string, GgmlType> targets);
+  void set_ggml_targets(std::map<std::string, GgmlType> targets,
+                        algorithms::GgmlScales scales = algorithms::GgmlScales::During);
   // Calibrates the module's layer first if it has not been (layers in order; lm_head last).
   QuantizedModule quantize(const model::Module& m, const quant::QuantArgs& args, const io::TensorRef& src,
                            const std::map<std::string, float>& shared_amax) override;
@@ -95,6 +97,7 @@ class SequentialCalibration : public WeightQuantizer {
   Method method_;
   std::optional<AwqConfig> awq_;
   std::map<std::string, GgmlType> ggml_targets_;
+  algorithms::GgmlScales ggml_scales_ = algorithms::GgmlScales::During;
   std::vector<AwqMappingResult> awq_results_;
   std::map<std::string, std::vector<uint8_t>> folded_dense_;  // AWQ-changed tensors not yet written
   exporter::CheckpointWeights source_;
