@@ -433,6 +433,35 @@ std::vector<float> gguf_param_f32(const io::GgufFile& f, const GgufParam& p) {
   return out;
 }
 
+GgufLinear::GgufLinear(const uint8_t* data, GgmlType type, int64_t in, int64_t out, int64_t rope_heads)
+    : Linear(in, out), data_(data), dequantize_(ggml_codec(type).dequantize) {
+  const auto rb = ggml_row_bytes(type, in);
+  if (!rb)
+    throw UserError("a row of " + std::to_string(in) + " values is not a whole number of " +
+                    std::string(ggml_traits(type).name) + " blocks");
+  row_bytes_ = *rb;
+  if (rope_heads > 0) {
+    if (out % rope_heads != 0 || (out / rope_heads) % 2 != 0)
+      throw UserError("cannot un-permute " + std::to_string(out) + " rows from " + std::to_string(rope_heads) +
+                      " RoPE heads of even size");
+    head_rows_ = out / rope_heads;
+  }
+}
+
+int64_t GgufLinear::file_row(int64_t r) const {
+  if (head_rows_ == 0) return r;
+  // The converter put HF row s*half + j of a head at 2j + s (unpermute_rope_rows' inverse).
+  const int64_t half = head_rows_ / 2, i = r % head_rows_;
+  return r - i + 2 * (i % half) + i / half;
+}
+
+void GgufLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
+  const int64_t k = in();
+  // Blocks never straddle rows, so a row decoded alone equals the same row of the whole tensor.
+#pragma omp parallel for schedule(static) if (r1 - r0 > 1)
+  for (int64_t r = r0; r < r1; ++r) dequantize_(data_ + uint64_t(file_row(r)) * row_bytes_, dst + (r - r0) * k, k);
+}
+
 GgufWeights::GgufWeights(const io::GgufFile& f, const std::string& a, const model::Architecture& arch)
     : f_(f) {
   for (auto& p : gguf_params(f, a, arch)) {
@@ -441,13 +470,28 @@ GgufWeights::GgufWeights(const io::GgufFile& f, const std::string& a, const mode
   }
 }
 
-engine::TensorView GgufWeights::view(const std::string& name) const {
+namespace {
+// F32, F16 and BF16 tensors in HF row order are the engine's dtypes as they lie in the map.
+std::optional<DType> map_dtype(const GgufParam& p) {
+  if (p.rope_heads != 0) return std::nullopt;
+  switch (p.tensor->type) {
+    case GgmlType::F32: return DType::F32;
+    case GgmlType::F16: return DType::F16;
+    case GgmlType::BF16: return DType::BF16;
+    default: return std::nullopt;
+  }
+}
+}  // namespace
+
+const GgufParam& GgufWeights::param(const std::string& name) const {
   auto it = params_.find(name);
   if (it == params_.end()) throw UserError(label_of(f_) + ": no tensor for " + name);
-  const GgufParam& p = it->second;
-  // F32 and BF16 tensors in HF row order are served from the map as they are.
-  if (p.rope_heads == 0 && (p.tensor->type == GgmlType::F32 || p.tensor->type == GgmlType::BF16))
-    return {f_.data(*p.tensor), p.tensor->type == GgmlType::F32 ? DType::F32 : DType::BF16, p.shape};
+  return it->second;
+}
+
+engine::TensorView GgufWeights::view(const std::string& name) const {
+  const GgufParam& p = param(name);
+  if (const auto dt = map_dtype(p)) return {f_.data(*p.tensor), *dt, p.shape};
   std::lock_guard<std::mutex> lock(mu_);
   auto d = decoded_.find(name);
   if (d == decoded_.end()) d = decoded_.emplace(name, gguf_param_f32(f_, p)).first;
@@ -458,9 +502,15 @@ engine::TensorView GgufWeights::dense_weight(const model::Module& m) const { ret
 
 std::unique_ptr<engine::Linear> GgufWeights::linear(const model::Module& m) const {
   const bool tied = m.path == "lm_head" && !params_.count("lm_head.weight");
-  const engine::TensorView w = view(tied ? std::string("model.embed_tokens.weight") : m.path + ".weight");
-  auto out = std::make_unique<engine::DenseLinear>(w.data, w.dtype, m.in_features, m.out_features);
+  const GgufParam& p = param(tied ? std::string("model.embed_tokens.weight") : m.path + ".weight");
+  std::unique_ptr<engine::Linear> out;
+  if (const auto dt = map_dtype(p))
+    out = std::make_unique<engine::DenseLinear>(f_.data(*p.tensor), *dt, m.in_features, m.out_features);
+  else
+    out = std::make_unique<GgufLinear>(f_.data(*p.tensor), p.tensor->type, m.in_features, m.out_features,
+                                       p.rope_heads);
   if (m.has_bias) {
+    // A bias is one row (out values): decoded whole if it must be, a few KB.
     const engine::TensorView b = view(m.path + ".bias");
     out->set_bias(b.data, b.dtype);
   }
@@ -474,6 +524,13 @@ void GgufWeights::release(const model::Module& m) const {
     decoded_.erase(name);
     if (auto it = params_.find(name); it != params_.end()) f_.release(*it->second.tensor);
   }
+}
+
+size_t GgufWeights::decoded_bytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, v] : decoded_) n += v.size() * sizeof(float);
+  return n;
 }
 
 }  // namespace lowbit::exporter
