@@ -163,7 +163,7 @@ def test_transformers_loads_the_converted_folder(converted, lowbit, tmp_path):
 
 
 def test_eval_on_a_gguf_file(smol_ggufs, converted, llama_cpp, lowbit, tmp_path):
-    """The engine on the Q4_K_M file itself (each tensor decoded to float32 as its layer loads): the same
+    """The engine on the Q4_K_M file itself (its Linears decode GEMM tiles from the map): the same
     PPL as on the float32 folder `lowbit convert --dtype float32` makes of it, close to the default BF16
     folder (its weights rounded once more), and within 1 % of llama-perplexity on the file."""
     if not WIKITEXT.exists():
