@@ -19,6 +19,8 @@ GgmlLinear::GgmlLinear(const uint8_t* blocks, GgmlType type, int64_t in, int64_t
 
 void GgmlLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
   const GgmlCodec& c = ggml_codec(type_);
+  // Rows in parallel, as DenseLinear's: a many-token product decodes its whole tile here.
+#pragma omp parallel for schedule(static) if (r1 - r0 > 1)
   for (int64_t r = r0; r < r1; ++r) c.dequantize(blocks_ + uint64_t(r) * row_bytes_, dst + (r - r0) * in(), in());
 }
 

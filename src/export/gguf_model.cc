@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "engine/ggml_linear.h"
 #include "engine/linear.h"
 #include "model/gguf_names.h"
 #include "numerics/ggml_quants.h"
@@ -433,33 +434,28 @@ std::vector<float> gguf_param_f32(const io::GgufFile& f, const GgufParam& p) {
   return out;
 }
 
-GgufLinear::GgufLinear(const uint8_t* data, GgmlType type, int64_t in, int64_t out, int64_t rope_heads)
-    : Linear(in, out), data_(data), dequantize_(ggml_codec(type).dequantize) {
-  const auto rb = ggml_row_bytes(type, in);
-  if (!rb)
-    throw UserError("a row of " + std::to_string(in) + " values is not a whole number of " +
-                    std::string(ggml_traits(type).name) + " blocks");
-  row_bytes_ = *rb;
-  if (rope_heads > 0) {
-    if (out % rope_heads != 0 || (out / rope_heads) % 2 != 0)
-      throw UserError("cannot un-permute " + std::to_string(out) + " rows from " + std::to_string(rope_heads) +
-                      " RoPE heads of even size");
-    head_rows_ = out / rope_heads;
-  }
+RopeRowsLinear::RopeRowsLinear(std::unique_ptr<engine::Linear> stored, int64_t heads)
+    : Linear(stored->in(), stored->out()), stored_(std::move(stored)) {
+  const int64_t rows = out();
+  if (heads <= 0 || rows % heads != 0 || (rows / heads) % 2 != 0)
+    throw UserError("cannot un-permute " + std::to_string(rows) + " rows from " + std::to_string(heads) +
+                    " RoPE heads of even size");
+  head_rows_ = rows / heads;
 }
 
-int64_t GgufLinear::file_row(int64_t r) const {
-  if (head_rows_ == 0) return r;
+int64_t RopeRowsLinear::stored_row(int64_t r) const {
   // The converter put HF row s*half + j of a head at 2j + s (unpermute_rope_rows' inverse).
   const int64_t half = head_rows_ / 2, i = r % head_rows_;
   return r - i + 2 * (i % half) + i / half;
 }
 
-void GgufLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
+void RopeRowsLinear::rows_f32(int64_t r0, int64_t r1, float* dst) const {
   const int64_t k = in();
-  // Blocks never straddle rows, so a row decoded alone equals the same row of the whole tensor.
 #pragma omp parallel for schedule(static) if (r1 - r0 > 1)
-  for (int64_t r = r0; r < r1; ++r) dequantize_(data_ + uint64_t(file_row(r)) * row_bytes_, dst + (r - r0) * k, k);
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t s = stored_row(r);
+    stored_->rows_f32(s, s + 1, dst + (r - r0) * k);
+  }
 }
 
 GgufWeights::GgufWeights(const io::GgufFile& f, const std::string& a, const model::Architecture& arch)
@@ -471,15 +467,18 @@ GgufWeights::GgufWeights(const io::GgufFile& f, const std::string& a, const mode
 }
 
 namespace {
-// F32, F16 and BF16 tensors in HF row order are the engine's dtypes as they lie in the map.
-std::optional<DType> map_dtype(const GgufParam& p) {
-  if (p.rope_heads != 0) return std::nullopt;
-  switch (p.tensor->type) {
+// F32, F16 and BF16 tensors are the engine's dtypes as they lie in the map.
+std::optional<DType> plain_dtype(GgmlType t) {
+  switch (t) {
     case GgmlType::F32: return DType::F32;
     case GgmlType::F16: return DType::F16;
     case GgmlType::BF16: return DType::BF16;
     default: return std::nullopt;
   }
+}
+// ... and served as they lie when in HF row order.
+std::optional<DType> map_dtype(const GgufParam& p) {
+  return p.rope_heads == 0 ? plain_dtype(p.tensor->type) : std::nullopt;
 }
 }  // namespace
 
@@ -504,11 +503,11 @@ std::unique_ptr<engine::Linear> GgufWeights::linear(const model::Module& m) cons
   const bool tied = m.path == "lm_head" && !params_.count("lm_head.weight");
   const GgufParam& p = param(tied ? std::string("model.embed_tokens.weight") : m.path + ".weight");
   std::unique_ptr<engine::Linear> out;
-  if (const auto dt = map_dtype(p))
+  if (const auto dt = plain_dtype(p.tensor->type))
     out = std::make_unique<engine::DenseLinear>(f_.data(*p.tensor), *dt, m.in_features, m.out_features);
   else
-    out = std::make_unique<GgufLinear>(f_.data(*p.tensor), p.tensor->type, m.in_features, m.out_features,
-                                       p.rope_heads);
+    out = std::make_unique<engine::GgmlLinear>(f_.data(*p.tensor), p.tensor->type, m.in_features, m.out_features);
+  if (p.rope_heads > 0) out = std::make_unique<RopeRowsLinear>(std::move(out), p.rope_heads);
   if (m.has_bias) {
     // A bias is one row (out values): decoded whole if it must be, a few KB.
     const engine::TensorView b = view(m.path + ".bias");

@@ -49,29 +49,25 @@ std::vector<float> gguf_param_f32(const io::GgufFile& f, const GgufParam& p);
 // pairs (2j, 2j+1) to halves (j, half + j). Exposed for tests.
 void unpermute_rope_rows(float* w, int64_t rows, int64_t cols, int64_t heads);
 
-// A GGUF matrix as the engine's Linear: rows [r0, r1) decoded from the mapped blocks when a
-// tile asks for them (ggml's decoder, row by row), as engine::QuantizedLinear does for
-// compressed-tensors, so no float32 copy of the matrix is ever held. With rope_heads > 0
-// (llama's Q/K), HF row s*half + j of a head of d rows is read from GGUF row 2j + s of that
-// head: the same values, in the same order, as gguf_param_f32 gives.
-class GgufLinear : public engine::Linear {
+// llama's Q/K matrices as the converter stored them: HF row s*half + j of a head of d rows lies
+// at row 2j + s of that head. A Linear over the stored rows (engine::GgmlLinear on the mapped
+// blocks, or a DenseLinear) read through that map, row by row: the same values, in the same
+// order, as gguf_param_f32 gives, with no float32 copy.
+class RopeRowsLinear : public engine::Linear {
  public:
-  // `data` (the tensor's bytes, out rows of in values) must outlive this; UserError for a type
-  // lowbit does not decode, a row that is not whole blocks, or heads that do not split the rows.
-  GgufLinear(const uint8_t* data, GgmlType type, int64_t in, int64_t out, int64_t rope_heads = 0);
+  // UserError when `heads` does not split the rows into heads of even size.
+  RopeRowsLinear(std::unique_ptr<engine::Linear> stored, int64_t heads);
   void rows_f32(int64_t r0, int64_t r1, float* dst) const override;
 
  private:
-  int64_t file_row(int64_t r) const;  // the GGUF row holding HF row r
-  const uint8_t* data_;
-  void (*dequantize_)(const uint8_t*, float*, int64_t);
-  uint64_t row_bytes_;
-  int64_t head_rows_ = 0;  // > 0: rows per RoPE head to un-permute
+  int64_t stored_row(int64_t r) const;  // the stored row holding HF row r
+  std::unique_ptr<engine::Linear> stored_;
+  int64_t head_rows_;
 };
 
-// The engine's weights straight from a GGUF file. Linears are GgufLinear (quantized types, and
-// any type with llama's Q/K permutation) or DenseLinear over the map (F32, F16, BF16): rows are
-// decoded tile by tile, never the whole model in float32. Modules that are not Linears (norms,
+// The engine's weights straight from a GGUF file. Linears are engine::GgmlLinear over the mapped
+// blocks (quantized types) or DenseLinear over the map (F32, F16, BF16), through RopeRowsLinear
+// for llama's Q/K: rows are decoded tile by tile, never the whole model in float32. Modules that are not Linears (norms,
 // the token embedding) are served from the map when F32, F16 or BF16 and otherwise decoded to
 // float32 when asked for, and dropped on release(): the engine reads them through a TensorView
 // of a core DType, which no GGUF block type is. That leaves one float32 copy of a quantized

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "engine/ggml_linear.h"
 #include "export/gguf_model.h"
 #include "io/gguf.h"
 #include "model/architecture.h"
@@ -112,11 +113,15 @@ TEST(GgufWeights, LinearsDecodeTheirRowsAsTheWholeTensorDecoderDoes) {
     const auto lin = w.linear(*m);
     const int64_t rows = lin->out(), cols = lin->in();
     ASSERT_EQ(size_t(rows * cols), whole.size());
-    // Quantized types, and plain types in permuted order, decode tiles; F32/F16/BF16 in HF order
-    // are read from the map as they lie.
+    // Quantized types decode their blocks (GgmlLinear), F32/F16/BF16 are read from the map as
+    // they lie (DenseLinear), and llama's Q/K of either kind go through the row map.
     const GgmlType t = p.tensor->type;
     const bool plain = t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
-    EXPECT_EQ(dynamic_cast<const exporter::GgufLinear*>(lin.get()) != nullptr, !plain || p.rope_heads > 0);
+    EXPECT_EQ(dynamic_cast<const exporter::RopeRowsLinear*>(lin.get()) != nullptr, p.rope_heads > 0);
+    if (p.rope_heads == 0) {
+      EXPECT_EQ(dynamic_cast<const engine::GgmlLinear*>(lin.get()) != nullptr, !plain);
+      EXPECT_EQ(dynamic_cast<const engine::DenseLinear*>(lin.get()) != nullptr, plain);
+    }
     tiled += !plain, permuted += p.rope_heads > 0;
     // Rows in ranges that start and end mid-head, then all of them: bit for bit the whole decode.
     for (const auto& [r0, r1] : std::vector<std::pair<int64_t, int64_t>>{{3, 40}, {31, 33}, {0, rows}}) {
@@ -158,12 +163,19 @@ TEST(GgufWeights, LinearsDecodeTheirRowsAsTheWholeTensorDecoderDoes) {
   EXPECT_EQ(w.decoded_bytes(), 0u);
 }
 
-TEST(GgufWeights, GgufLinearRejectsRowsItCannotDecode) {
-  std::vector<uint8_t> b(4096);
-  // 100 values are not whole Q4_K blocks (256); 256 rows do not split into 3 heads.
-  EXPECT_THROW(exporter::GgufLinear(b.data(), GgmlType::Q4_K, 100, 2), UserError);
-  EXPECT_THROW(exporter::GgufLinear(b.data(), GgmlType::Q8_0, 32, 256, 3), UserError);
-  EXPECT_NO_THROW(exporter::GgufLinear(b.data(), GgmlType::Q8_0, 32, 64, 4));
+TEST(GgufWeights, RopeRowsLinearMapsRowsByHandAndRejectsOddHeads) {
+  // Two heads of 4 rows, 1 column, stored as the converter writes them: per head HF rows
+  // (0, 1, 2, 3) at (0, 2, 1, 3).
+  const std::vector<float> stored = {0, 2, 1, 3, 4, 6, 5, 7};
+  exporter::RopeRowsLinear lin(std::make_unique<engine::DenseLinear>(stored.data(), DType::F32, 1, 8), 2);
+  std::vector<float> got(5);
+  lin.rows_f32(1, 6, got.data());
+  EXPECT_EQ(got, (std::vector<float>{1, 2, 3, 4, 5}));
+  // 8 rows do not split into 3 heads, nor into 8 heads of even size.
+  for (int64_t heads : {3, 8, 0})
+    EXPECT_THROW(
+        exporter::RopeRowsLinear(std::make_unique<engine::DenseLinear>(stored.data(), DType::F32, 1, 8), heads),
+        UserError);
 }
 
 }  // namespace
