@@ -405,16 +405,19 @@ void quantize_row_q6_k(const float* x, uint8_t* y, int64_t n, const float* w) {
   quantize_row_blocks<BlockQ6K, quantize_block_q6_k>(x, y, n, w);
 }
 
-// Decoders: ggml's dequantize_row_qX_K, the same float products in the same order.
+// Decoders: ggml's dequantize_row_qX_K, the same float products in the same order. Each
+// sub-block's scale (and min) is unpacked once, its levels into a local array, so the float
+// loops vectorise (the engine decodes weight tiles on every pass).
 
 void dequantize_q2_k(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, y += kSuper) {
     const auto b = load_block<BlockQ2K>(x, i);
     const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
-    for (int e = 0; e < kSuper; ++e) {
-      const uint8_t sc = b.scales[e / 16];
-      const float dl = d * float(sc & 0xF), ml = min * float(sc >> 4);
-      y[e] = dl * float(level_2bit(b.qs, e)) - ml;
+    int q[kSuper];
+    for (int e = 0; e < kSuper; ++e) q[e] = level_2bit(b.qs, e);
+    for (int j = 0; j < 16; ++j) {
+      const float dl = d * float(b.scales[j] & 0xF), ml = min * float(b.scales[j] >> 4);
+      for (int k = 0; k < 16; ++k) y[16 * j + k] = dl * float(q[16 * j + k]) - ml;
     }
   }
 }
@@ -423,40 +426,57 @@ void dequantize_q3_k(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, y += kSuper) {
     const auto b = load_block<BlockQ3K>(x, i);
     const float d_all = fp16_to_f32(b.d);
-    for (int e = 0; e < kSuper; ++e) {
-      const float dl = d_all * float(unpack_scale_q3(e / 16, b.scales));
-      const int high = (b.hmask[e % 32] >> (e / 32)) & 1;
-      y[e] = dl * float(level_2bit(b.qs, e) - (high ? 0 : 4));
+    int q[kSuper];
+    for (int e = 0; e < kSuper; ++e) q[e] = level_2bit(b.qs, e) - (((b.hmask[e % 32] >> (e / 32)) & 1) ? 0 : 4);
+    for (int j = 0; j < 16; ++j) {
+      const float dl = d_all * float(unpack_scale_q3(j, b.scales));
+      for (int k = 0; k < 16; ++k) y[16 * j + k] = dl * float(q[16 * j + k]);
     }
   }
 }
 
+namespace {
+// Q4_K / Q5_K: (d * sc) * q - dmin * m per sub-block of 32; q holds the 256 levels.
+template <class Block>
+void dequantize_k4_family(const Block& b, const int* q, float* y) {
+  const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    unpack_scale_k4(j, b.scales, &sc, &m);
+    const float dl = d * float(sc), ml = min * float(m);
+    for (int k = 0; k < 32; ++k) y[32 * j + k] = dl * float(q[32 * j + k]) - ml;
+  }
+}
+// Byte 32c + l of qs: value 64c + l in its low nibble, 64c + 32 + l in its high one.
+void unpack_k4_nibbles(const uint8_t* qs, int* q) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = qs[32 * c + l] & 0xF;
+      q[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+    }
+}
+}  // namespace
+
 void dequantize_q4_k(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, y += kSuper) {
     const auto b = load_block<BlockQ4K>(x, i);
-    const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
-    for (int e = 0; e < kSuper; ++e) {
-      uint8_t sc, m;
-      unpack_scale_k4(e / 32, b.scales, &sc, &m);
-      const int c = e / 64, l = e % 32;
-      const int q = (e % 64) < 32 ? b.qs[32 * c + l] & 0xF : b.qs[32 * c + l] >> 4;
-      y[e] = (d * float(sc)) * float(q) - min * float(m);
-    }
+    int q[kSuper];
+    unpack_k4_nibbles(b.qs, q);
+    dequantize_k4_family(b, q, y);
   }
 }
 
 void dequantize_q5_k(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, y += kSuper) {
     const auto b = load_block<BlockQ5K>(x, i);
-    const float d = fp16_to_f32(b.d), min = fp16_to_f32(b.dmin);
-    for (int e = 0; e < kSuper; ++e) {
-      uint8_t sc, m;
-      unpack_scale_k4(e / 32, b.scales, &sc, &m);
-      const int c = e / 64, l = e % 32, upper = (e % 64) >= 32;
-      const int low = upper ? b.qs[32 * c + l] >> 4 : b.qs[32 * c + l] & 0xF;
-      const int high = (b.qh[l] >> (2 * c + upper)) & 1;
-      y[e] = (d * float(sc)) * float(low + 16 * high) - min * float(m);
-    }
+    int q[kSuper];
+    unpack_k4_nibbles(b.qs, q);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        q[64 * c + l] += 16 * ((b.qh[l] >> (2 * c)) & 1);
+        q[64 * c + 32 + l] += 16 * ((b.qh[l] >> (2 * c + 1)) & 1);
+      }
+    dequantize_k4_family(b, q, y);
   }
 }
 
@@ -464,12 +484,18 @@ void dequantize_q6_k(const uint8_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, y += kSuper) {
     const auto b = load_block<BlockQ6K>(x, i);
     const float d = fp16_to_f32(b.d);
-    for (int e = 0; e < kSuper; ++e) {
-      const int h = e / 128, quarter = (e % 128) / 32, l = e % 32;
-      const uint8_t ql = b.ql[64 * h + 32 * (quarter & 1) + l];
-      const int low = quarter < 2 ? ql & 0xF : ql >> 4;
-      const int high = (b.qh[32 * h + l] >> (2 * quarter)) & 3;
-      y[e] = d * float(b.scales[e / 16]) * float((low | (high << 4)) - 32);
+    int q[kSuper];
+    for (int h = 0; h < 2; ++h)
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t ql0 = b.ql[64 * h + l], ql1 = b.ql[64 * h + 32 + l], qh = b.qh[32 * h + l];
+        q[128 * h + l] = ((ql0 & 0xF) | ((qh & 3) << 4)) - 32;
+        q[128 * h + 32 + l] = ((ql1 & 0xF) | (((qh >> 2) & 3) << 4)) - 32;
+        q[128 * h + 64 + l] = ((ql0 >> 4) | (((qh >> 4) & 3) << 4)) - 32;
+        q[128 * h + 96 + l] = ((ql1 >> 4) | (((qh >> 6) & 3) << 4)) - 32;
+      }
+    for (int j = 0; j < 16; ++j) {
+      const float dl = d * float(b.scales[j]);
+      for (int k = 0; k < 16; ++k) y[16 * j + k] = dl * float(q[16 * j + k]);
     }
   }
 }
