@@ -1,5 +1,9 @@
 #include "engine/transformer.h"
 
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
 #include "core/error.h"
 #include "engine/kernels.h"
 #include "numerics/convert.h"
@@ -96,6 +100,28 @@ std::vector<float> Transformer::forward_step(const std::vector<int32_t>& tokens,
 
 std::vector<float> Transformer::forward_branches(const std::vector<std::vector<int32_t>>& branches,
                                                  const KVCache& cache) const {
+  const std::vector<float> x = branches_hidden(branches, cache);
+  return head(x.data(), int64_t(x.size()) / arch_.hidden);
+}
+
+std::vector<float> Transformer::forward_branches(const std::vector<std::vector<int32_t>>& branches,
+                                                 const KVCache& cache, const std::vector<int64_t>& rows) const {
+  int64_t T = 0;
+  for (const auto& b : branches) T += int64_t(b.size());
+  for (int64_t r : rows)
+    if (r < 0 || r >= T) throw std::logic_error("forward_branches: row " + std::to_string(r) + " of " + std::to_string(T));
+  if (rows.empty()) return {};  // nothing would come of the pass
+  const std::vector<float> x = branches_hidden(branches, cache);
+  const int64_t D = arch_.hidden;
+  // The wanted hidden rows side by side: one final norm and one lm_head product for all of them.
+  std::vector<float> picked(rows.size() * size_t(D));
+  for (size_t k = 0; k < rows.size(); ++k)
+    std::copy(x.begin() + rows[k] * D, x.begin() + (rows[k] + 1) * D, picked.begin() + int64_t(k) * D);
+  return head(picked.data(), int64_t(rows.size()));
+}
+
+std::vector<float> Transformer::branches_hidden(const std::vector<std::vector<int32_t>>& branches,
+                                                const KVCache& cache) const {
   if (!cache.layers.empty() && cache.layers.size() != size_t(arch_.num_layers))
     throw std::logic_error("KVCache of another model");
   std::vector<int32_t> tokens;
@@ -121,7 +147,7 @@ std::vector<float> Transformer::forward_branches(const std::vector<std::vector<i
       for (const auto& m : arch_.modules)
         if (m.layer == i) weights_.release(m);
   }
-  return head(x.data(), tab.tokens);
+  return x;
 }
 
 std::vector<float> Transformer::run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache,

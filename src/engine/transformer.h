@@ -57,6 +57,14 @@ class Transformer {
   // branch predicting its token i + 1. Each branch sees the cached positions and its own tokens
   // only; the cache is left as it was.
   std::vector<float> forward_branches(const std::vector<std::vector<int32_t>>& branches, const KVCache& cache) const;
+  // The same pass, the final norm and lm_head run only on the rows named in `rows` (numbered as
+  // above, the branches end to end; any order, repeats allowed): logits [rows.size(), vocab], row k
+  // being that of row rows[k]. Multiple-choice scoring needs a few rows of each branch, and the head
+  // is a large part of a small model (SmolLM2-135M's 49k-token vocabulary: a fifth of its weights).
+  // Each row's logits are those of the all-rows call up to float rounding: sgemm's sums run in an
+  // order that depends on a row's place in the batch (OpenBLAS), so only that can differ.
+  std::vector<float> forward_branches(const std::vector<std::vector<int32_t>>& branches, const KVCache& cache,
+                                      const std::vector<int64_t>& rows) const;
   // One decoding step of several sequences: tokens[b] continues the sequence in caches[b]; all
   // caches hold the same number of positions. Logits [B, vocab]; appends to every cache.
   std::vector<float> forward_step(const std::vector<int32_t>& tokens, std::vector<KVCache>& caches) const;
@@ -65,6 +73,8 @@ class Transformer {
  private:
   std::vector<float> run(const std::vector<int32_t>& tokens, int64_t first_row, KVCache* cache,
                          LinearObserver* observer) const;
+  // forward_branches' hidden states [sum of sizes, hidden_size] after the last layer.
+  std::vector<float> branches_hidden(const std::vector<std::vector<int32_t>>& branches, const KVCache& cache) const;
 
   const model::Architecture arch_;
   const WeightSource& weights_;

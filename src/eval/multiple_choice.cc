@@ -83,37 +83,49 @@ void set_picks(TaskScore& t) {
   t.acc_norm = argmax_first(norm);
 }
 
-// forward_branches' logits (branch b's rows after branch b-1's, row r predicting its token r + 1),
-// scored: out[s][offset + r + 1] = log p(branches[s][r + 1]) for rows r >= first_row[s], and
-// the log-softmax of branch s's last row into *last[s] where that is not null. The rows are
-// normalised in parallel: a log-sum-exp over the vocabulary per row costs about as much as a
-// small forward pass.
-void score_branch_rows(const std::vector<float>& logits, int64_t V, const std::vector<std::vector<int32_t>>& branches,
-                       int64_t offset, const std::vector<int64_t>& first_row,
+// `branches` continuing `cache` in one forward_branches pass, scored: out[s][offset + r + 1] =
+// log p(branches[s][r + 1]) for rows r >= first_row[s] of branch s (row r predicting its token
+// r + 1), and the log-softmax of branch s's last row into *last[s] where that is not null. Only
+// those rows go through the final norm and lm_head. The rows are normalised in parallel: a
+// log-sum-exp over the vocabulary per row costs about as much as a small forward pass.
+void score_branch_rows(const engine::Transformer& net, const std::vector<std::vector<int32_t>>& branches,
+                       const engine::KVCache& cache, int64_t offset, const std::vector<int64_t>& first_row,
                        const std::vector<std::vector<float>*>& last, std::vector<std::vector<double>>& out) {
   struct Need {
-    size_t seq;
-    int64_t row, pos;
+    size_t seq, k;  // the branch; its row among the logits
+    int64_t pos;
     int32_t token;
   };
   std::vector<Need> need;
+  std::vector<int64_t> rows;  // the logits' rows: rows of the pass, the branches end to end
+  std::vector<size_t> last_k(branches.size());
   int64_t row0 = 0;
   for (size_t s = 0; s < branches.size(); ++s) {
     const int64_t T = int64_t(branches[s].size());
-    for (int64_t r = first_row[s]; r + 1 < T; ++r)
-      need.push_back({s, row0 + r, offset + r + 1, branches[s][size_t(r + 1)]});
+    for (int64_t r = std::max<int64_t>(0, first_row[s]); r + 1 < T; ++r) {
+      need.push_back({s, rows.size(), offset + r + 1, branches[s][size_t(r + 1)]});
+      rows.push_back(row0 + r);
+    }
+    last_k[s] = rows.size();
+    if (last[s]) rows.push_back(row0 + T - 1);
+    row0 += T;
+  }
+  // No row wanted (MMLU's rests " A" ... " D", one token each, all scored by the prefix's last
+  // row): the pass, a read of every weight, is skipped.
+  if (rows.empty()) return;
+  const std::vector<float> logits = net.forward_branches(branches, cache, rows);
+  const int64_t V = net.arch().vocab;
+  for (size_t s = 0; s < branches.size(); ++s)
     if (last[s]) {
-      const float* row = logits.data() + (row0 + T - 1) * V;
+      const float* row = logits.data() + int64_t(last_k[s]) * V;
       const RowNorm n = row_norm(row, V);
       last[s]->resize(size_t(V));
       for (int64_t i = 0; i < V; ++i) (*last[s])[size_t(i)] = float(logprob(row, n, int32_t(i)));
     }
-    row0 += T;
-  }
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < need.size(); ++i) {
     const Need& nd = need[i];
-    const float* row = logits.data() + nd.row * V;
+    const float* row = logits.data() + int64_t(nd.k) * V;
     out[nd.seq][size_t(nd.pos)] = logprob(row, row_norm(row, V), nd.token);
   }
 }
@@ -159,16 +171,11 @@ std::vector<std::vector<double>> shared_prefix_logprobs(const engine::Transforme
   // All the rests in one pass (their projections one GEMM), each seeing the prefix and itself.
   std::vector<std::vector<int32_t>> rests;
   for (const auto& seq : seqs) rests.emplace_back(seq.begin() + cp, seq.end());
-  // Rests of one token each (MMLU's " A" ... " D") were all scored by the prefix's last row: no
-  // row of theirs predicts anything, so their pass (a read of every weight) is skipped.
-  const bool rows_needed =
-      last_row || std::any_of(rests.begin(), rests.end(), [](const std::vector<int32_t>& r) { return r.size() > 1; });
-  if (!rows_needed) return out;
   std::vector<int64_t> first_row;
   std::vector<std::vector<float>*> last(seqs.size(), nullptr);
   for (size_t i = 0; i < seqs.size(); ++i) first_row.push_back(std::max<int64_t>(0, from - 1 - cp));
   last[0] = last_row;
-  score_branch_rows(net.forward_branches(rests, cache), V, rests, cp, first_row, last, out);
+  score_branch_rows(net, rests, cache, cp, first_row, last, out);
   return out;
 }
 
@@ -179,7 +186,6 @@ std::vector<std::vector<double>> independent_logprobs(const engine::Transformer&
                                                       std::vector<std::vector<float>>& last_rows) {
   if (from.size() != seqs.size() || want_last.size() != seqs.size())
     throw std::logic_error("independent_logprobs: one from and one want_last per sequence");
-  const int64_t V = net.arch().vocab;
   std::vector<std::vector<double>> out(seqs.size());
   last_rows.assign(seqs.size(), {});
   for (size_t s = 0; s < seqs.size(); ++s) {
@@ -192,7 +198,7 @@ std::vector<std::vector<double>> independent_logprobs(const engine::Transformer&
     first_row.push_back(from[i] - 1);
     if (want_last[i]) last[i] = &last_rows[i];
   }
-  score_branch_rows(net.forward_branches(seqs, engine::KVCache{}), V, seqs, 0, first_row, last, out);
+  score_branch_rows(net, seqs, engine::KVCache{}, 0, first_row, last, out);
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "temp_path.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -100,6 +101,41 @@ TEST_P(TransformerArch, BranchesInOnePassEqualEachBranchFromTheCache) {
     const float tol = 1e-4f * max_abs(apart);
     for (size_t i = 0; i < apart.size(); ++i) ASSERT_NEAR(together[i], apart[i], tol) << "row " << i / size_t(V);
   }
+}
+
+TEST_P(TransformerArch, BranchRowsRunTheHeadOnlyOnTheRowsAsked) {
+  // The three branches above after a 30-token prefix (76 rows): the logits of rows named in any
+  // order, with a repeat, are those rows of the all-rows call. Up to float rounding: OpenBLAS's
+  // sgemm sums a row in an order that depends on its place in the batch (76 rows against 7).
+  Net n = tiny(GetParam());
+  const auto t = tokens(120);
+  const std::vector<int32_t> prefix(t.begin(), t.begin() + 30);
+  const std::vector<std::vector<int32_t>> branches = {
+      {t.begin() + 30, t.begin() + 35}, {t.begin() + 40, t.begin() + 110}, {t.begin() + 110, t.begin() + 111}};
+  const size_t V = size_t(n->arch.vocab);
+  engine::KVCache cache;
+  n->net->forward(prefix, 29, cache);
+  const auto kv_before = cache.layers[1].k;
+  const auto full = n->net->forward_branches(branches, cache);
+  const std::vector<int64_t> rows = {75, 0, 4, 5, 40, 74, 4};
+  const auto some = n->net->forward_branches(branches, cache, rows);
+  EXPECT_EQ(cache.positions, 30);
+  EXPECT_EQ(cache.layers[1].k, kv_before);
+  ASSERT_EQ(some.size(), rows.size() * V);
+  const float tol = 1e-5f * max_abs(full);
+  for (size_t k = 0; k < rows.size(); ++k)
+    for (size_t v = 0; v < V; ++v) ASSERT_NEAR(some[k * V + v], full[size_t(rows[k]) * V + v], tol) << "row " << rows[k];
+  // Four rows or fewer in both calls take the same few-token kernel, whose dot products do not
+  // depend on the other rows: the same bits.
+  const std::vector<std::vector<int32_t>> short_ones = {{t[3], t[4]}, {t[5]}};
+  const auto all3 = n->net->forward_branches(short_ones, cache);
+  const auto two = n->net->forward_branches(short_ones, cache, {2, 0});
+  ASSERT_EQ(two.size(), 2 * V);
+  EXPECT_TRUE(std::equal(two.begin(), two.begin() + long(V), all3.begin() + 2 * long(V)));
+  EXPECT_TRUE(std::equal(two.begin() + long(V), two.end(), all3.begin()));
+  EXPECT_TRUE(n->net->forward_branches(branches, cache, {}).empty());
+  EXPECT_THROW(n->net->forward_branches(branches, cache, {76}), std::logic_error);
+  EXPECT_THROW(n->net->forward_branches(branches, cache, {-1}), std::logic_error);
 }
 
 TEST_P(TransformerArch, KvCacheStepsEqualOneFullPass) {
