@@ -56,9 +56,10 @@ TEST(SampleSequence, ReproducibleFullLengthAndFollowsTheModelDistribution) {
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
   // After a stop token the next document starts with the start token.
-  for (size_t i = 0; i + 1 < a.size(); ++i) {
-    if (a[i] == 2) EXPECT_EQ(a[i + 1], 1);
-  }
+  for (size_t i = 0; i + 1 < a.size(); ++i)
+    if (a[i] == 2) {
+      EXPECT_EQ(a[i + 1], 1);
+    }
   // First-token frequencies over many draws follow softmax(logits of the start token).
   const auto logits = m->net->forward({1}, 0);
   const int64_t V = m->arch.vocab;

@@ -168,8 +168,11 @@ TEST(MultipleChoice, IndependentSequencesInOnePassEqualEachFromScratch) {
   for (size_t s = 0; s < seqs.size(); ++s) {
     const auto ref = from_scratch(net, seqs[s]);
     for (size_t p = 0; p < ref.size(); ++p) {
-      if (s == 2 && p < 4) EXPECT_EQ(lp[s][p], 0.0);
-      else if (p > 0) EXPECT_NEAR(lp[s][p], ref[p], 1e-4) << "sequence " << s << " position " << p;
+      if (s == 2 && p < 4) {
+        EXPECT_EQ(lp[s][p], 0.0);
+      } else if (p > 0) {
+        EXPECT_NEAR(lp[s][p], ref[p], 1e-4) << "sequence " << s << " position " << p;
+      }
     }
   }
   EXPECT_TRUE(last[1].empty());
