@@ -481,8 +481,9 @@ void register_quantize(CLI::App& app) {
   sub->add_option("--actorder", f.actorder, "GPTQ: static (default: columns by decreasing activation; = weight) | none")
       ->check(CLI::IsMember({"static", "weight", "none"}));
   sub->add_option("--gptq-scales", f.gptq_scales,
-                  "GPTQ into GGUF: each block's scales searched on the error-fed weight when the sweep reaches it "
-                  "(during) or on the original weight before the sweep (before: llama-quantize --imatrix's scales)")
+                  "GPTQ into GGUF: each block's scales searched on the error-fed weight when the sweep first reaches "
+                  "it (during; with --actorder none every block sees the feedback of the columns before it) or on the "
+                  "original weight before the sweep (before: llama-quantize --imatrix's scales)")
       ->check(CLI::IsMember({"during", "before"}))
       ->capture_default_str();
   sub->add_option("--duo-scaling", f.duo_scaling,

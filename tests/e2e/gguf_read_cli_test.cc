@@ -283,3 +283,35 @@ TEST_F(GgufReadCli, BadGgufInputsAreClearErrors) {
 }
 
 }  // namespace
+
+TEST_F(GgufReadCli, GptqOntoGgufTypesWritesAFileTheEngineRuns) {
+  // GPTQ onto Q4_K_M's types (q4_K, q6_K and the output's q6_K: rows of 256 and 512). Scales
+  // searched before the sweep, and inside it in column order (with act order most blocks are
+  // searched at the first sweep block, before any feedback); the files run in lowbit's engine,
+  // closer to the original on the calibration text than the imatrix search alone.
+  const fs::path m = model("m", {}), calib = e2e::write_fox_text(root / "calib.txt", 2000);
+  const fs::path g = root / "g.gguf", b = root / "b.gguf", i = root / "i.gguf";
+  const std::string common =
+      " --gguf-type Q4_K_M --gguf-pre gpt-2 --calib " + calib.string() + " --samples 4 --seq-len 64 --progress off";
+  Result r = run("quantize " + m.string() + " -o " + g.string() + common + " --method gptq --actorder none");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("15 Linear(s) quantized by GPTQ onto their GGUF type"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tensor types:"), std::string::npos) << r.out;
+  r = run("quantize " + m.string() + " -o " + b.string() + common + " --method gptq --gptq-scales before");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = run("quantize " + m.string() + " -o " + i.string() + common);
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_EQ(fs::file_size(g), fs::file_size(b));  // the same types
+  EXPECT_TRUE(io::read_text_file(g) != io::read_text_file(b));  // other scales and levels
+  auto kld = [&](const fs::path& f) {
+    const fs::path j = root / (f.stem().string() + ".json");
+    const Result e = run("eval " + f.string() + " --base " + m.string() + " --text " + calib.string() +
+                         " --ctx 64 --chunks 4 --json " + j.string());
+    EXPECT_EQ(e.rc, 0) << e.out;
+    return json::parse(io::read_text_file(j))["mean_kld"].get<double>();
+  };
+  const double kg = kld(g), kb = kld(b), ki = kld(i);
+  EXPECT_LT(kg, ki) << "gptq " << kg << " imatrix " << ki;
+  EXPECT_LT(kb, ki) << "gptq (scales before) " << kb << " imatrix " << ki;
+  std::printf("mean KLD on the calibration text: gptq %.6f, gptq scales before %.6f, imatrix %.6f\n", kg, kb, ki);
+}
