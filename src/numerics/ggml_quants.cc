@@ -76,7 +76,10 @@ const GgmlCodec kCodecs[] = {
 int GgmlLevels::nearest(float x) const {
   if (step == 0) return std::clamp(offset, lo, hi);
   if (table) return iq4_nearest_code(x / step);  // the one codebook with a table (IQ4)
-  return std::clamp(nearest_int((x + shift) / step) + offset, lo, hi);
+  // Clamped in float first: nearest_int is exact only below 2^22, and an error-fed value can sit
+  // far outside a sub-block with a tiny scale.
+  const float v = std::clamp((x + shift) / step, float(lo - offset - 1), float(hi - offset + 1));
+  return std::clamp(nearest_int(v) + offset, lo, hi);
 }
 
 const GgmlCodec* find_ggml_codec(GgmlType t) {

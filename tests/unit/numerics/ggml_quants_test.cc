@@ -89,3 +89,14 @@ TEST(GgmlQuants, BlockLevelsAreTheDecodersValuesAndPackBackToTheSameBytes) {
       }
     }
 }
+
+TEST(GgmlQuants, NearestLevelOfAValueFarOutsideTheGridIsTheEnd) {
+  // GPTQ's error feedback can push a value millions of steps past a tiny sub-block scale.
+  const GgmlLevels q4{1e-9f, 0, 8, 0, 15, nullptr};  // Q4_0-like: d * (L - 8)
+  EXPECT_EQ(q4.nearest(1.0f), 15);
+  EXPECT_EQ(q4.nearest(-1.0f), 0);
+  EXPECT_EQ(q4.nearest(3e-9f), 11);
+  const GgmlLevels neg{-1e-9f, 0, 32, 0, 63, nullptr};  // a negative Q6_K scale flips the ends
+  EXPECT_EQ(neg.nearest(1.0f), 0);
+  EXPECT_EQ(neg.nearest(-1.0f), 63);
+}
