@@ -280,6 +280,17 @@ double output_error_dense(const std::vector<uint8_t>& w, const std::vector<float
   return e;
 }
 
+// Correlated inputs, their Hessian and llama-imatrix's importance E[x^2] = diag(H) / 2.
+struct Inputs {
+  std::vector<float> x, h, importance;
+};
+Inputs calibrated_inputs(int64_t tokens, int64_t cols, unsigned seed) {
+  Inputs in{correlated_inputs(tokens, cols, seed), {}, std::vector<float>(static_cast<size_t>(cols))};
+  in.h = hessian_of(in.x, tokens, cols);
+  for (int64_t i = 0; i < cols; ++i) in.importance[size_t(i)] = in.h[size_t(i * cols + i)] / 2;
+  return in;
+}
+
 }  // namespace
 
 TEST(GptqGgml, DiagonalHessianKeepsTheSearchsBlocks) {
@@ -322,10 +333,9 @@ TEST(GptqGgml, DiagonalHessianKeepsTheSearchsBlocks) {
 TEST(GptqGgml, SearchInsideTheSweepBeforeAnyFeedbackIsTheSearchBefore) {
   // One sweep block over every column: the search inside the sweep sees the original weight.
   const int64_t rows = 8, cols = 256, tokens = 256;
-  const auto x = correlated_inputs(tokens, cols, 4);
-  const auto h = hessian_of(x, tokens, cols);
-  std::vector<float> importance(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) importance[size_t(i)] = h[size_t(i * cols + i)] / 2;
+  const Inputs in = calibrated_inputs(tokens, cols, 4);
+  const auto& h = in.h;
+  const auto& importance = in.importance;
   const auto w = random_weights(DType::F32, rows * cols, 8);
   GptqOptions o;
   o.block_size = int(cols);
@@ -344,10 +354,10 @@ TEST(GptqGgml, ErrorFeedbackBeatsTheImatrixSearchOnEveryType) {
   // The same scales as llama-quantize --imatrix, better levels: the output error on correlated
   // inputs drops for every type (the importance is E[x^2], diag(H) / 2, as llama-imatrix's).
   const int64_t rows = 16, cols = 256, tokens = 512;
-  const auto x = correlated_inputs(tokens, cols, 5);
-  const auto h = hessian_of(x, tokens, cols);
-  std::vector<float> importance(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) importance[size_t(i)] = h[size_t(i * cols + i)] / 2;
+  const Inputs in = calibrated_inputs(tokens, cols, 5);
+  const auto& x = in.x;
+  const auto& h = in.h;
+  const auto& importance = in.importance;
   const auto w = random_weights(DType::F32, rows * cols, 13);
   for (GgmlType t : kGgmlGptqTypes) {
     SCOPED_TRACE(ggml_traits(t).name);
@@ -370,13 +380,12 @@ TEST(GptqGgml, ErrorFeedbackBeatsTheImatrixSearchOnEveryType) {
 
 TEST(GptqGgml, MatchesTheUnblockedObsReferenceOnTheBlocksGrid) {
   // The same independent OBS reference as for compressed-tensors scales, quantizing each value to
-  // the nearest level of its block's grid searched before the sweep (the search's blocks, decoded level by level here from
-  // the decoder's own values: every level of a Q4_K sub-block is d*sc*q - dmin*m).
+  // the nearest level of its block's grid searched before the sweep (the search's blocks, each
+  // position's candidates enumerated from the decoder's values over the whole level range).
   const int64_t rows = 8, cols = 256, tokens = 256;
-  const auto x = correlated_inputs(tokens, cols, 3);
-  const auto h = hessian_of(x, tokens, cols);
-  std::vector<float> importance(static_cast<size_t>(cols));
-  for (int64_t i = 0; i < cols; ++i) importance[size_t(i)] = h[size_t(i * cols + i)] / 2;
+  const Inputs in = calibrated_inputs(tokens, cols, 3);
+  const auto& h = in.h;
+  const auto& importance = in.importance;
   const auto w = random_weights(DType::F32, rows * cols, 11);
   for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::IQ4_XS, GgmlType::Q4_0}) {
     SCOPED_TRACE(ggml_traits(t).name);
